@@ -1,0 +1,48 @@
+# rwp: the two commands a newcomer needs, on a fresh Debian 12 machine.
+#   make demo    build and run the demo guest, write the report and plots to demo-out/
+#   make check   build, run the host test suite under ASan/UBSan, then the same kernel
+#                suite in a Linux >= 7.3 VM (QEMU TCG) where the native RWP path runs
+# Both install what they need with apt (scripts/setup.sh) first.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+VM_BUILD   ?= build-static
+MESON_OPTS ?=
+
+.PHONY: all deps build check check-host check-vm demo bench clean
+
+all: build
+
+deps:
+	@scripts/setup.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false $(MESON_OPTS)
+
+$(VM_BUILD)/build.ninja:
+	meson setup $(VM_BUILD) -Dstatic_tests=true -Ddefault_library=static $(MESON_OPTS)
+
+check: deps check-host check-vm
+
+check-host: $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	scripts/test-env.sh meson test -C $(ASAN_BUILD) --print-errorlogs
+
+check-vm: $(VM_BUILD)/build.ninja
+	ninja -C $(VM_BUILD)
+	scripts/vm-test.sh $(VM_BUILD)
+
+demo: build
+	scripts/test-env.sh $(BUILD)/demo/rwp-demo --out demo-out
+
+bench: build
+	scripts/test-env.sh $(BUILD)/bench/rwp-bench-track
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(VM_BUILD)

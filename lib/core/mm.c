@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: MIT
+/* Operations on the managed process's address space, local or remote. */
+#include "../internal.h"
+
+#include <errno.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/*
+ * Drop the PTEs of [addr, addr + len): shared memory stays in the page cache, so the next
+ * access refaults in the kernel. Another process is zapped with process_madvise().
+ */
+int rwp_zap(struct rwp_ctx *ctx, uintptr_t addr, size_t len)
+{
+	if (ctx->self)
+		return madvise((void *)addr, len, MADV_DONTNEED) ? -errno : 0;
+
+	struct iovec iov = { .iov_base = (void *)addr, .iov_len = len };
+
+	while (iov.iov_len) {
+		long n = syscall(__NR_process_madvise, ctx->pidfd, &iov, 1, MADV_DONTNEED, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		iov.iov_base = (char *)iov.iov_base + n;
+		iov.iov_len -= n;
+	}
+	return 0;
+}

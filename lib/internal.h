@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/* librwp internals shared by the objects of the library. Not installed. */
+#ifndef RWP_INTERNAL_H
+#define RWP_INTERNAL_H
+
+#include "compat.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <rwp/rwp.h>
+
+#define RWP_EXPORT __attribute__((visibility("default")))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define PAGE_4K 4096UL
+
+struct rwp_region;
+struct rwp_ctx;
+struct uffd_msg;
+
+/*
+ * A tracking backend. Every step works on one region; the context serialises steps on a
+ * region under track_lock. Callbacks return 0 or -errno.
+ */
+struct rwp_backend_ops {
+	enum rwp_backend id;
+	const char *name;
+	/* uffd features this backend needs negotiated */
+	uint64_t features;
+	/* UFFDIO_REGISTER mode (MISSING is added for evictable regions) */
+	uint64_t register_mode;
+	/* range ioctl the backend relies on (checked against UFFDIO_REGISTER's answer) */
+	uint64_t needed_ioctl;
+	/* RWP_SEES_* for a memory type */
+	unsigned int (*sees)(enum rwp_mem mem);
+	/* start the first interval after registration */
+	int (*arm)(struct rwp_region *r);
+	/*
+	 * End the running interval, bring the ages up to date (rwp_ages_step() and
+	 * rwp_ages_mark_hot(), or rwp_ages_fold_touched()), and start the next interval.
+	 */
+	int (*tick)(struct rwp_region *r);
+	/* a fault this backend raised (MINOR, sync RWP) on page pg; resolve and wake */
+	int (*fault)(struct rwp_region *r, const struct uffd_msg *msg, uint64_t pg);
+	/* accesses are recorded by the fault thread (rwp_ages_touch), not by a scan */
+	bool ages_from_faults;
+};
+
+extern const struct rwp_backend_ops rwp_backend_native;
+extern const struct rwp_backend_ops rwp_backend_wp_async;
+extern const struct rwp_backend_ops rwp_backend_minor;
+
+/* Per-page tracking byte: bits 0-6 idle age, bit 7 written in the last interval. */
+#define AGE_MASK 0x7f
+#define AGE_WRITTEN 0x80
+
+struct rwp_region {
+	struct rwp_ctx *ctx;
+	uintptr_t addr;
+	size_t len;
+	size_t page_size;
+	unsigned int page_shift;
+	uint64_t nr_pages;
+	enum rwp_mem mem;
+	int fd; /* dup of the backing file, -1 for anon */
+	off_t offset;
+	unsigned int flags;
+	char name[32];
+
+	const struct rwp_backend_ops *ops;
+	unsigned int sees;
+	char reason[192];
+	uint64_t ioctls; /* range ioctls UFFDIO_REGISTER granted */
+	bool armed;
+	atomic_bool gone;
+
+	_Atomic uint8_t *ages;		 /* nr_pages tracking bytes */
+	uint64_t hist[RWP_AGE_MAX + 1];	 /* pages per age, exact after each tick */
+	uint64_t hot_last;		 /* pages accessed in the last interval */
+};
+
+struct rwp_scan_buf;
+
+struct rwp_ctx {
+	int uffd;
+	bool own_uffd;
+	uint64_t features;
+	pid_t pid;
+	bool self;
+	int pidfd;
+	int pagemap_fd;
+
+	/* regions, sorted by address; readers are the fault thread and queries */
+	pthread_rwlock_t regions_lock;
+	struct rwp_region **regions;
+	size_t nr_regions, cap_regions;
+
+	/* tracking steps (start, tick) run one at a time */
+	pthread_mutex_t track_lock;
+	bool tracking;
+	_Atomic uint64_t intervals;
+	struct rwp_scan_buf *scan;
+
+	/* fault thread */
+	pthread_t thread;
+	bool thread_started;
+	int epfd;
+	int stop_efd;
+	bool pin;
+	int cpu;
+
+	/* logging */
+	rwp_log_fn log;
+	void *log_arg;
+	enum rwp_log_level log_level;
+	pthread_mutex_t log_lock;
+	char last_error[256];
+};
+
+/* log.c */
+void rwp_log(struct rwp_ctx *ctx, enum rwp_log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* log an error and return -err (err > 0) */
+int rwp_err(struct rwp_ctx *ctx, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* probe.c */
+const struct rwp_features *rwp_features_get(void);
+int rwp_uffd_open(bool *via_dev);
+
+/* uffd.c: thin ioctl wrappers returning -errno; retry EAGAIN where the kernel asks to */
+int rwp_uffd_api(int uffd, uint64_t features, uint64_t *got_features, uint64_t *ioctls);
+int rwp_uffd_register(int uffd, uintptr_t addr, size_t len, uint64_t mode, uint64_t *ioctls);
+int rwp_uffd_unregister(int uffd, uintptr_t addr, size_t len);
+int rwp_uffd_wake(int uffd, uintptr_t addr, size_t len);
+int rwp_uffd_rwprotect(int uffd, uintptr_t addr, size_t len, uint64_t mode);
+int rwp_uffd_writeprotect(int uffd, uintptr_t addr, size_t len, uint64_t mode);
+int rwp_uffd_continue(int uffd, uintptr_t addr, size_t len);
+int rwp_uffd_zeropage(int uffd, uintptr_t addr, size_t len);
+int rwp_uffd_copy(int uffd, uintptr_t dst, const void *src, size_t len, uint64_t mode);
+int rwp_uffd_set_mode(int uffd, uint64_t enable, uint64_t disable);
+
+/* mm.c: operations on the managed process's address space */
+int rwp_zap(struct rwp_ctx *ctx, uintptr_t addr, size_t len);
+
+/* pagemap.c: PAGEMAP_SCAN over [start, end) calling fn for every matching run */
+struct rwp_scan_req {
+	uintptr_t start, end;
+	uint64_t flags;
+	uint64_t category_mask, category_anyof_mask, return_mask;
+};
+typedef int (*rwp_scan_fn)(void *arg, uintptr_t start, uintptr_t end, uint64_t categories);
+int rwp_scan_buf_new(struct rwp_scan_buf **out);
+void rwp_scan_buf_free(struct rwp_scan_buf *b);
+int rwp_pagemap_scan(struct rwp_ctx *ctx, const struct rwp_scan_req *req, rwp_scan_fn fn,
+		     void *arg);
+
+/* ages.c */
+int rwp_ages_init(struct rwp_region *r);
+void rwp_ages_free(struct rwp_region *r);
+void rwp_ages_step(struct rwp_region *r);	  /* every page one interval older */
+/* pages [first, first + n) were accessed in this interval (written if `written`) */
+void rwp_ages_mark_hot(struct rwp_region *r, uint64_t first, uint64_t n, bool written);
+/* from the fault thread, without histogram upkeep (ages_from_faults backends) */
+void rwp_ages_touch(struct rwp_region *r, uint64_t pg, bool written);
+/* end an interval recorded with rwp_ages_touch() */
+void rwp_ages_fold_touched(struct rwp_region *r);
+/* pages of age < window; track_lock held */
+uint64_t rwp_ages_wss(const struct rwp_region *r, unsigned int window);
+
+/* ctx.c / region.c */
+struct rwp_region *rwp_region_find_locked(struct rwp_ctx *ctx, uintptr_t addr);
+void rwp_region_mark_gone(struct rwp_ctx *ctx, uintptr_t start, uintptr_t end,
+			  const char *why);
+
+/* fault.c: the fault thread */
+int rwp_fault_thread_start(struct rwp_ctx *ctx);
+void rwp_fault_thread_stop(struct rwp_ctx *ctx);
+
+static inline uint64_t rwp_page_of(const struct rwp_region *r, uintptr_t addr)
+{
+	return (addr - r->addr) >> r->page_shift;
+}
+
+static inline uintptr_t rwp_addr_of(const struct rwp_region *r, uint64_t pg)
+{
+	return r->addr + (pg << r->page_shift);
+}
+
+#endif
