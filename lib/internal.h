@@ -16,6 +16,7 @@
 struct rwp_region;
 struct rwp_ctx;
 struct uffd_msg;
+struct rwp_runs;
 
 /*
  * A tracking backend. Every step works on one region; the context serialises steps on a
@@ -78,7 +79,6 @@ struct rwp_region {
 	uint64_t hot_last;		 /* pages accessed in the last interval */
 };
 
-struct rwp_scan_buf;
 
 struct rwp_ctx {
 	int uffd;
@@ -98,7 +98,8 @@ struct rwp_ctx {
 	pthread_mutex_t track_lock;
 	bool tracking;
 	_Atomic uint64_t intervals;
-	struct rwp_scan_buf *scan;
+	struct rwp_runs *runs;		/* scan output, reused by every tick */
+	struct rwp_track_timing timing;	/* summed over ticks */
 
 	/* fault thread */
 	pthread_t thread;
@@ -142,17 +143,12 @@ int rwp_uffd_set_mode(int uffd, uint64_t enable, uint64_t disable);
 /* mm.c: operations on the managed process's address space */
 int rwp_zap(struct rwp_ctx *ctx, uintptr_t addr, size_t len);
 
-/* pagemap.c: PAGEMAP_SCAN over [start, end) calling fn for every matching run */
+/* pagemap.c: a PAGEMAP_SCAN request over [start, end) */
 struct rwp_scan_req {
 	uintptr_t start, end;
 	uint64_t flags;
 	uint64_t category_mask, category_anyof_mask, return_mask;
 };
-typedef int (*rwp_scan_fn)(void *arg, uintptr_t start, uintptr_t end, uint64_t categories);
-int rwp_scan_buf_new(struct rwp_scan_buf **out);
-void rwp_scan_buf_free(struct rwp_scan_buf *b);
-int rwp_pagemap_scan(struct rwp_ctx *ctx, const struct rwp_scan_req *req, rwp_scan_fn fn,
-		     void *arg);
 
 /* ages.c */
 int rwp_ages_init(struct rwp_region *r);
@@ -166,6 +162,12 @@ void rwp_ages_touch(struct rwp_region *r, uint64_t pg, bool written);
 void rwp_ages_fold_touched(struct rwp_region *r);
 /* pages of age < window; track_lock held */
 uint64_t rwp_ages_wss(const struct rwp_region *r, unsigned int window);
+
+/* interval.c: the tick of a scanning backend, in timed phases */
+int rwp_track_scan_tick(struct rwp_region *r, const struct rwp_scan_req *req, size_t merge_gap,
+			int (*rearm)(struct rwp_region *r, uintptr_t start, uintptr_t end));
+/* time spent in each phase of a tick by a backend that does not scan */
+void rwp_track_account(struct rwp_region *r, uint64_t bookkeeping_ns, uint64_t protect_ns);
 
 /* ctx.c / region.c */
 struct rwp_region *rwp_region_find_locked(struct rwp_ctx *ctx, uintptr_t addr);

@@ -42,6 +42,18 @@ int64_t rwp_track_tick(struct rwp_ctx *ctx);
 /* Intervals completed so far. */
 uint64_t rwp_track_intervals(const struct rwp_ctx *ctx);
 
+/* Where tick time goes, summed over every tick and region of a context. */
+struct rwp_track_timing {
+	uint64_t ticks;
+	uint64_t pages;		 /* region pages covered, summed over ticks */
+	uint64_t hot_pages;	 /* accessed pages found, summed over ticks */
+	uint64_t scan_ns;	 /* PAGEMAP_SCAN ioctls */
+	uint64_t bookkeeping_ns; /* ages, histograms, run lists */
+	uint64_t protect_ns;	 /* re-protecting or zapping for the next interval */
+};
+
+int rwp_track_timing(struct rwp_ctx *ctx, struct rwp_track_timing *out);
+
 /*
  * Hot set of the last completed interval as a bitmap: bit i (of word i / 64) is set if page
  * i was accessed. nbits must be >= the region's page count. Returns the number of hot pages.

@@ -94,8 +94,8 @@ RWP_EXPORT int rwp_ctx_new(const struct rwp_ctx_opts *opts, struct rwp_ctx **out
 	ret = open_target(ctx);
 	if (!ret)
 		ret = open_uffd(ctx, opts);
-	if (!ret)
-		ret = rwp_scan_buf_new(&ctx->scan);
+	if (!ret && !(ctx->runs = calloc(1, sizeof(*ctx->runs))))
+		ret = -ENOMEM;
 	if (!ret)
 		ret = rwp_fault_thread_start(ctx);
 	if (ret) {
@@ -119,7 +119,9 @@ RWP_EXPORT void rwp_ctx_free(struct rwp_ctx *ctx)
 		close(ctx->pidfd);
 	if (ctx->pagemap_fd >= 0)
 		close(ctx->pagemap_fd);
-	rwp_scan_buf_free(ctx->scan);
+	if (ctx->runs)
+		rwp_runs_free(ctx->runs);
+	free(ctx->runs);
 	free(ctx->regions);
 	pthread_rwlock_destroy(&ctx->regions_lock);
 	pthread_mutex_destroy(&ctx->track_lock);

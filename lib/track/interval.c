@@ -1,9 +1,58 @@
 // SPDX-License-Identifier: MIT
 /* Detection intervals over all regions of a context. */
-#include "../internal.h"
+#include "scan.h"
 
 #include <errno.h>
 #include <string.h>
+
+int rwp_track_scan_tick(struct rwp_region *r, const struct rwp_scan_req *req, size_t merge_gap,
+			int (*rearm)(struct rwp_region *r, uintptr_t start, uintptr_t end))
+{
+	struct rwp_ctx *ctx = r->ctx;
+	struct rwp_runs *runs = ctx->runs;
+	uint64_t t0, t1, t2, t3, t4;
+	int ret;
+
+	t0 = rwp_now_ns();
+	rwp_ages_step(r);
+	t1 = rwp_now_ns();
+	ret = rwp_pagemap_scan(ctx, req, runs);
+	t2 = rwp_now_ns();
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < runs->n; i++) {
+		const struct page_region *p = &runs->v[i];
+
+		rwp_ages_mark_hot(r, rwp_page_of(r, p->start), (p->end - p->start) >> r->page_shift,
+				  p->categories & PAGE_IS_WRITTEN);
+	}
+	t3 = rwp_now_ns();
+	ret = rearm ? rwp_runs_act(r, runs, merge_gap, rearm) : 0;
+	t4 = rwp_now_ns();
+	ctx->timing.scan_ns += t2 - t1;
+	rwp_track_account(r, (t1 - t0) + (t3 - t2), t4 - t3);
+	return ret;
+}
+
+void rwp_track_account(struct rwp_region *r, uint64_t bookkeeping_ns, uint64_t protect_ns)
+{
+	struct rwp_track_timing *t = &r->ctx->timing;
+
+	t->bookkeeping_ns += bookkeeping_ns;
+	t->protect_ns += protect_ns;
+	t->pages += r->nr_pages;
+	t->hot_pages += r->hot_last;
+}
+
+RWP_EXPORT int rwp_track_timing(struct rwp_ctx *ctx, struct rwp_track_timing *out)
+{
+	if (!ctx || !out)
+		return -EINVAL;
+	pthread_mutex_lock(&ctx->track_lock);
+	*out = ctx->timing;
+	pthread_mutex_unlock(&ctx->track_lock);
+	return 0;
+}
 
 /* An error that means the owner unmapped the range under us, not that tracking broke. */
 static bool range_vanished(int err)
@@ -81,6 +130,7 @@ RWP_EXPORT int64_t rwp_track_tick(struct rwp_ctx *ctx)
 	}
 	pthread_rwlock_unlock(&ctx->regions_lock);
 	atomic_fetch_add(&ctx->intervals, 1);
+	ctx->timing.ticks++;
 	pthread_mutex_unlock(&ctx->track_lock);
 	return ret ? ret : hot;
 }

@@ -25,8 +25,14 @@ static int minor_arm(struct rwp_region *r)
 /* Zapping PTEs that are already empty is nearly free: zap the whole region. */
 static int minor_tick(struct rwp_region *r)
 {
+	uint64_t t0 = rwp_now_ns(), t1;
+	int ret;
+
 	rwp_ages_fold_touched(r);
-	return rwp_zap(r->ctx, r->addr, r->len);
+	t1 = rwp_now_ns();
+	ret = rwp_zap(r->ctx, r->addr, r->len);
+	rwp_track_account(r, t1 - t0, rwp_now_ns() - t1);
+	return ret;
 }
 
 static int minor_fault(struct rwp_region *r, const struct uffd_msg *msg, uint64_t pg)

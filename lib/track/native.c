@@ -27,45 +27,20 @@ static int native_arm(struct rwp_region *r)
 	return protect(r, r->addr, r->addr + r->len);
 }
 
-struct native_walk {
-	struct rwp_region *r;
-	struct rwp_spans spans;
-};
-
-static int on_accessed(void *arg, uintptr_t start, uintptr_t end, uint64_t cats)
-{
-	struct native_walk *w = arg;
-	struct rwp_region *r = w->r;
-
-	(void)cats;
-	rwp_ages_mark_hot(r, rwp_page_of(r, start), (end - start) >> r->page_shift, false);
-	rwp_spans_add(&w->spans, start, end);
-	return w->spans.err;
-}
-
 /*
- * Only accessed pages lost their protection (an unpopulated page populated since counts as
- * accessed too), so only they are protected again.
+ * Only accessed pages lost their protection (a page populated since the last tick counts
+ * as accessed too), so only they are protected again.
  */
 static int native_tick(struct rwp_region *r)
 {
-	struct native_walk w = {
-		.r = r,
-		.spans = { .merge_gap = NATIVE_MERGE_GAP, .flush = protect, .r = r },
-	};
 	struct rwp_scan_req req = {
 		.start = r->addr,
 		.end = r->addr + r->len,
 		.category_mask = PAGE_IS_ACCESSED,
 		.return_mask = PAGE_IS_ACCESSED,
 	};
-	int ret;
 
-	rwp_ages_step(r);
-	ret = rwp_pagemap_scan(r->ctx, &req, on_accessed, &w);
-	if (ret)
-		return ret;
-	return rwp_spans_finish(&w.spans);
+	return rwp_track_scan_tick(r, &req, NATIVE_MERGE_GAP, protect);
 }
 
 /* A sync-mode RWP fault (while frozen): give the page back its access, which wakes. */

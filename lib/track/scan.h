@@ -1,46 +1,41 @@
 /* SPDX-License-Identifier: MIT */
-/* PAGEMAP_SCAN output buffers and span coalescing for the tracking backends. */
+/*
+ * A tick runs in three phases, each timed for rwp_track_timing(): PAGEMAP_SCAN into a run
+ * list, bookkeeping (ages, histogram), then protecting or zapping again where pages were
+ * accessed.
+ */
 #ifndef RWP_SCAN_H
 #define RWP_SCAN_H
 
 #include "../internal.h"
 
-struct rwp_scan_buf {
-	struct page_region *vec;
-	size_t len;
+#include <time.h>
+
+/* Runs of pages a scan matched, in address order; grows as needed, reused across ticks. */
+struct rwp_runs {
+	struct page_region *v;
+	size_t n, cap;
 };
+
+void rwp_runs_free(struct rwp_runs *runs);
+
+/* Append what PAGEMAP_SCAN matches in req to runs (emptied first). */
+int rwp_pagemap_scan(struct rwp_ctx *ctx, const struct rwp_scan_req *req,
+		     struct rwp_runs *runs);
 
 /*
- * Spans of address space to act on (re-protect, zap), merged while the gap between them
- * is small: one syscall over a few already-clean pages is cheaper than two syscalls.
+ * Call act over the runs, merged while the gap between them is at most merge_gap bytes:
+ * one syscall over a few already-clean pages is cheaper than two syscalls.
  */
-struct rwp_spans {
-	uintptr_t start, end;
-	size_t merge_gap;
-	int (*flush)(struct rwp_region *r, uintptr_t start, uintptr_t end);
-	struct rwp_region *r;
-	int err;
-};
+int rwp_runs_act(struct rwp_region *r, const struct rwp_runs *runs, size_t merge_gap,
+		 int (*act)(struct rwp_region *r, uintptr_t start, uintptr_t end));
 
-static inline void rwp_spans_add(struct rwp_spans *s, uintptr_t start, uintptr_t end)
+static inline uint64_t rwp_now_ns(void)
 {
-	if (s->end && start <= s->end + s->merge_gap) {
-		if (end > s->end)
-			s->end = end;
-		return;
-	}
-	if (s->end && !s->err)
-		s->err = s->flush(s->r, s->start, s->end);
-	s->start = start;
-	s->end = end;
-}
+	struct timespec ts;
 
-static inline int rwp_spans_finish(struct rwp_spans *s)
-{
-	if (s->end && !s->err)
-		s->err = s->flush(s->r, s->start, s->end);
-	s->start = s->end = 0;
-	return s->err;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 #endif

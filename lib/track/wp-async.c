@@ -41,46 +41,25 @@ static int wp_arm(struct rwp_region *r)
 	return zap(r, r->addr, r->addr + r->len);
 }
 
-struct wp_walk {
-	struct rwp_region *r;
-	struct rwp_spans spans;
-};
-
-static int on_present(void *arg, uintptr_t start, uintptr_t end, uint64_t cats)
-{
-	struct wp_walk *w = arg;
-	struct rwp_region *r = w->r;
-
-	rwp_ages_mark_hot(r, rwp_page_of(r, start), (end - start) >> r->page_shift,
-			  cats & PAGE_IS_WRITTEN);
-	if (r->mem != RWP_MEM_ANON)
-		rwp_spans_add(&w->spans, start, end);
-	return w->spans.err;
-}
-
+/*
+ * Shared memory: present pages were touched; PM_SCAN_WP_MATCHING write-protects them again
+ * in the same walk, then they are zapped. Anon: written pages were touched.
+ */
 static int wp_tick(struct rwp_region *r)
 {
-	struct wp_walk w = {
-		.r = r,
-		.spans = { .merge_gap = ZAP_MERGE_GAP, .flush = zap, .r = r },
-	};
 	struct rwp_scan_req req = {
 		.start = r->addr,
 		.end = r->addr + r->len,
 		.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
 		.return_mask = PAGE_IS_PRESENT | PAGE_IS_WRITTEN,
 	};
-	int ret;
 
-	if (r->mem == RWP_MEM_ANON)
+	if (r->mem == RWP_MEM_ANON) {
 		req.category_mask = PAGE_IS_WRITTEN;
-	else
-		req.category_anyof_mask = PAGE_IS_PRESENT;
-	rwp_ages_step(r);
-	ret = rwp_pagemap_scan(r->ctx, &req, on_present, &w);
-	if (ret)
-		return ret;
-	return rwp_spans_finish(&w.spans);
+		return rwp_track_scan_tick(r, &req, 0, NULL);
+	}
+	req.category_anyof_mask = PAGE_IS_PRESENT;
+	return rwp_track_scan_tick(r, &req, ZAP_MERGE_GAP, zap);
 }
 
 /* Async WP never blocks; a sync WP fault can only come from a uffd shared with others. */
