@@ -17,6 +17,7 @@ struct rwp_region;
 struct rwp_ctx;
 struct uffd_msg;
 struct rwp_runs;
+struct rwp_capture_ops;
 
 /*
  * A tracking backend. Every step works on one region; the context serialises steps on a
@@ -77,7 +78,26 @@ struct rwp_region {
 	_Atomic uint8_t *ages;		 /* nr_pages tracking bytes */
 	uint64_t hist[RWP_AGE_MAX + 1];	 /* pages per age, exact after each tick */
 	uint64_t hot_last;		 /* pages accessed in the last interval */
+
+	/* eviction (RWP_REGION_EVICTABLE): where each page is, see tier/pagestate.h */
+	_Atomic uint32_t *state;
+	int index;			 /* position among the context's evictable regions */
+	uint8_t *io_mem;		 /* our own untracked mapping of fd, for copying pages */
+	struct rwp_tier *image;		 /* lazy-restore source, or NULL */
+	const struct rwp_capture_ops *capture;
+	_Atomic uint64_t nonresident;	 /* pages in a tier or zero */
 };
+
+/* Counters the fault thread and the evictor bump; read by rwp_stats(). */
+struct rwp_counters {
+	_Atomic uint64_t faults_missing, faults_minor, faults_rwp, faults_held;
+	_Atomic uint64_t fetched, fetched_zero, prefetched, prefetch_hits, prefetch_waste;
+	_Atomic uint64_t evicted_total, evict_failures, fetch_errors, poisoned;
+};
+
+struct rwp_latency_hist;
+struct rwp_evictor;
+struct rwp_recorder;
 
 
 struct rwp_ctx {
@@ -93,6 +113,7 @@ struct rwp_ctx {
 	pthread_rwlock_t regions_lock;
 	struct rwp_region **regions;
 	size_t nr_regions, cap_regions;
+	int next_index;			/* registration order, for working-set files */
 
 	/* tracking steps (start, tick) run one at a time */
 	pthread_mutex_t track_lock;
@@ -108,6 +129,21 @@ struct rwp_ctx {
 	int stop_efd;
 	bool pin;
 	int cpu;
+
+	/* storage tiers, fastest first */
+	struct rwp_tier *tiers[RWP_TIERS_MAX];
+	unsigned int nr_tiers;
+	struct rwp_evictor *evictor;	/* buffers of the eviction pass, under track_lock */
+	unsigned int min_idle_adapt;	/* extra idle intervals the refault budget asks for */
+	int kick_efd;			/* wakes the fault thread to retry held faults */
+
+	/* fetch */
+	struct rwp_fetch_opts fetch;
+	struct rwp_recorder *_Atomic recorder;
+	struct rwp_counters cnt;
+	struct rwp_latency_hist *latency;
+	_Atomic uint64_t refaults_ring[60];	/* fetches per second, last minute */
+	_Atomic uint64_t refaults_sec;
 
 	/* logging */
 	rwp_log_fn log;
@@ -139,6 +175,8 @@ int rwp_uffd_continue(int uffd, uintptr_t addr, size_t len);
 int rwp_uffd_zeropage(int uffd, uintptr_t addr, size_t len);
 int rwp_uffd_copy(int uffd, uintptr_t dst, const void *src, size_t len, uint64_t mode);
 int rwp_uffd_set_mode(int uffd, uint64_t enable, uint64_t disable);
+int rwp_uffd_move(int uffd, uintptr_t dst, uintptr_t src, size_t len);
+int rwp_uffd_poison(int uffd, uintptr_t addr, size_t len);
 
 /* mm.c: operations on the managed process's address space */
 int rwp_zap(struct rwp_ctx *ctx, uintptr_t addr, size_t len);
@@ -147,7 +185,7 @@ int rwp_zap(struct rwp_ctx *ctx, uintptr_t addr, size_t len);
 struct rwp_scan_req {
 	uintptr_t start, end;
 	uint64_t flags;
-	uint64_t category_mask, category_anyof_mask, return_mask;
+	uint64_t category_mask, category_anyof_mask, category_inverted, return_mask;
 };
 
 /* ages.c */
@@ -171,12 +209,20 @@ void rwp_track_account(struct rwp_region *r, uint64_t bookkeeping_ns, uint64_t p
 
 /* ctx.c / region.c */
 struct rwp_region *rwp_region_find_locked(struct rwp_ctx *ctx, uintptr_t addr);
+/* unregister whatever it holds: evicted pages left are poisoned, never zero-filled */
+void rwp_region_release(struct rwp_region *r);
 void rwp_region_mark_gone(struct rwp_ctx *ctx, uintptr_t start, uintptr_t end,
 			  const char *why);
+void rwp_region_moved(struct rwp_ctx *ctx, uintptr_t from, uintptr_t to, size_t len);
 
-/* fault.c: the fault thread */
+/* fault-thread.c: the fault thread */
 int rwp_fault_thread_start(struct rwp_ctx *ctx);
 void rwp_fault_thread_stop(struct rwp_ctx *ctx);
+/* pages left BUSY: let the fault thread retry the faults it holds */
+void rwp_fault_thread_kick(struct rwp_ctx *ctx);
+
+/* tier.c */
+void rwp_tiers_free(struct rwp_ctx *ctx);
 
 static inline uint64_t rwp_page_of(const struct rwp_region *r, uintptr_t addr)
 {

@@ -3,6 +3,8 @@
 #include "../internal.h"
 #include "../opts.h"
 #include "../track/scan.h"
+#include "../evict/evict.h"
+#include "../fetch/fetch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -72,7 +74,8 @@ RWP_EXPORT int rwp_ctx_new(const struct rwp_ctx_opts *opts, struct rwp_ctx **out
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx)
 		return -ENOMEM;
-	ctx->uffd = ctx->pidfd = ctx->pagemap_fd = ctx->epfd = ctx->stop_efd = -1;
+	ctx->uffd = ctx->pidfd = ctx->pagemap_fd = ctx->epfd = ctx->stop_efd = ctx->kick_efd = -1;
+	rwp_fetch_defaults(&ctx->fetch);
 	ctx->log = OPTS_GET(opts, log, NULL);
 	ctx->log_arg = OPTS_GET(opts, log_arg, NULL);
 	ctx->log_level = OPTS_GET(opts, log_level, RWP_LOG_ERR);
@@ -110,9 +113,16 @@ RWP_EXPORT void rwp_ctx_free(struct rwp_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	/* evicted pages come home before the uffd goes: a hole would read as zeros */
+	if (ctx->nr_tiers && rwp_drain(ctx) < 0)
+		rwp_log(ctx, RWP_LOG_ERR, "freeing the context: some evicted pages could not be "
+					  "fetched back and are poisoned");
 	while (ctx->nr_regions)
-		rwp_region_unregister(ctx->regions[ctx->nr_regions - 1]);
+		rwp_region_release(ctx->regions[ctx->nr_regions - 1]);
 	rwp_fault_thread_stop(ctx);
+	rwp_recorder_free(ctx);
+	rwp_evictor_free(ctx->evictor);
+	rwp_tiers_free(ctx);
 	if (ctx->uffd >= 0 && ctx->own_uffd)
 		close(ctx->uffd);
 	if (ctx->pidfd >= 0)

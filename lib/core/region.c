@@ -3,6 +3,8 @@
 #include "../internal.h"
 #include "../opts.h"
 #include "maps.h"
+#include "../evict/evict.h"
+#include "../fetch/fetch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -280,6 +282,7 @@ static int insert(struct rwp_ctx *ctx, struct rwp_region *r)
 		(ctx->nr_regions - i) * sizeof(*ctx->regions));
 	ctx->regions[i] = r;
 	ctx->nr_regions++;
+	r->index = ctx->next_index++;
 out:
 	pthread_rwlock_unlock(&ctx->regions_lock);
 	return ret;
@@ -287,6 +290,7 @@ out:
 
 static void region_free(struct rwp_region *r)
 {
+	rwp_evict_region_teardown(r);
 	if (r->fd >= 0)
 		close(r->fd);
 	rwp_ages_free(r);
@@ -313,6 +317,7 @@ RWP_EXPORT int rwp_region_register(struct rwp_ctx *ctx, const struct rwp_region_
 	r->offset = OPTS_GET(opts, offset, 0);
 	r->flags = OPTS_GET(opts, flags, 0);
 	r->page_size = PAGE_4K;
+	r->index = -1;
 	snprintf(r->name, sizeof(r->name), "%s", OPTS_GET(opts, name, NULL) ?: "");
 	fd = OPTS_GET(opts, fd, -1);
 
@@ -347,6 +352,9 @@ RWP_EXPORT int rwp_region_register(struct rwp_ctx *ctx, const struct rwp_region_
 		}
 	}
 	ret = rwp_ages_init(r);
+	if (ret)
+		goto err;
+	ret = rwp_evict_region_setup(r);
 	if (ret)
 		goto err;
 	ret = insert(ctx, r);
@@ -401,14 +409,8 @@ err:
 	return ret;
 }
 
-RWP_EXPORT int rwp_region_unregister(struct rwp_region *r)
+static void remove_region(struct rwp_ctx *ctx, struct rwp_region *r)
 {
-	struct rwp_ctx *ctx;
-	int ret = 0;
-
-	if (!r)
-		return -EINVAL;
-	ctx = r->ctx;
 	pthread_mutex_lock(&ctx->track_lock);
 	pthread_rwlock_wrlock(&ctx->regions_lock);
 	for (size_t i = 0; i < ctx->nr_regions; i++) {
@@ -421,7 +423,63 @@ RWP_EXPORT int rwp_region_unregister(struct rwp_region *r)
 	}
 	pthread_rwlock_unlock(&ctx->regions_lock);
 	pthread_mutex_unlock(&ctx->track_lock);
+}
+
+/* Bring a region's evicted pages home. */
+static int64_t drain_region(struct rwp_region *r)
+{
+	struct rwp_ctx *ctx = r->ctx;
+	size_t len = 2UL << 20;
+	uint8_t *buf;
+	int64_t got;
+
+	if (!r->state || !atomic_load(&r->nonresident) || atomic_load(&r->gone))
+		return 0;
+	buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		return -ENOMEM;
+	pthread_mutex_lock(&ctx->track_lock);
+	pthread_rwlock_rdlock(&ctx->regions_lock);
+	got = rwp_install_range(ctx, r, 0, r->nr_pages, buf, len);
+	pthread_rwlock_unlock(&ctx->regions_lock);
+	pthread_mutex_unlock(&ctx->track_lock);
+	munmap(buf, len);
+	return got;
+}
+
+void rwp_region_release(struct rwp_region *r)
+{
+	struct rwp_ctx *ctx = r->ctx;
+
+	if (drain_region(r) < 0 || (r->state && atomic_load(&r->nonresident) &&
+				    !atomic_load(&r->gone))) {
+		for (uint64_t pg = 0; pg < r->nr_pages; pg++)
+			if (ps_kind(ps_load(&r->state[pg])) != PS_RESIDENT)
+				rwp_fetch_poison(ctx, r, pg);
+	}
+	remove_region(ctx, r);
 	/* restores normal access; a region unmapped by its owner has nothing left to undo */
+	if (!atomic_load(&r->gone))
+		rwp_uffd_unregister(ctx->uffd, r->addr, r->len);
+	region_free(r);
+}
+
+/* Evicted pages are fetched back first; if that fails the region stays registered. */
+RWP_EXPORT int rwp_region_unregister(struct rwp_region *r)
+{
+	struct rwp_ctx *ctx;
+	int64_t got;
+	int ret = 0;
+
+	if (!r)
+		return -EINVAL;
+	ctx = r->ctx;
+	got = drain_region(r);
+	if (got < 0 || (r->state && atomic_load(&r->nonresident) && !atomic_load(&r->gone)))
+		return rwp_err(ctx, got < 0 ? (int)-got : EIO,
+			       "region %s: evicted pages could not all be fetched back; "
+			       "it stays registered", r->name);
+	remove_region(ctx, r);
 	if (!atomic_load(&r->gone))
 		ret = rwp_uffd_unregister(ctx->uffd, r->addr, r->len);
 	region_free(r);
@@ -447,16 +505,54 @@ RWP_EXPORT int rwp_region_info(const struct rwp_region *r, struct rwp_region_inf
 	return 0;
 }
 
-/* The owner unmapped or moved [start, end): regions there are no longer tracked. */
-void rwp_region_mark_gone(struct rwp_ctx *ctx, uintptr_t start, uintptr_t end, const char *why)
+/* Unregister [s, e), which a gone region left registered; nothing mapped there is fine. */
+static void unregister_left(struct rwp_ctx *ctx, struct rwp_region *r, uintptr_t s, uintptr_t e)
+{
+	int ret;
+
+	if (s >= e)
+		return;
+	ret = rwp_uffd_unregister(ctx->uffd, s, e - s);
+	if (ret && ret != -ENOMEM)
+		rwp_log(ctx, RWP_LOG_WARN, "region %s: unregistering %#lx+%#lx it left: %s",
+			r->name, (unsigned long)s, (unsigned long)(e - s), strerror(-ret));
+}
+
+/*
+ * The owner unmapped or moved (to `to`, if not 0) [start, end): regions there are no longer
+ * tracked. The registration still covers what is left of them and what moved; it goes too,
+ * or a MINOR fault there would find no region to resolve it and fault forever. Evictable
+ * regions keep theirs: a hole where a page was evicted would read as zeros.
+ */
+static void gone(struct rwp_ctx *ctx, uintptr_t start, uintptr_t end, uintptr_t to,
+		 const char *why)
 {
 	pthread_rwlock_rdlock(&ctx->regions_lock);
 	for (size_t i = 0; i < ctx->nr_regions; i++) {
 		struct rwp_region *r = ctx->regions[i];
+		uintptr_t s = start > r->addr ? start : r->addr;
+		uintptr_t e = end < r->addr + r->len ? end : r->addr + r->len;
 
-		if (r->addr < end && start < r->addr + r->len && !atomic_exchange(&r->gone, true))
-			rwp_log(ctx, RWP_LOG_WARN, "region %s %#lx+%#zx %s: no longer tracked",
-				r->name, (unsigned long)r->addr, r->len, why);
+		if (s >= e || atomic_exchange(&r->gone, true))
+			continue;
+		rwp_log(ctx, RWP_LOG_WARN, "region %s %#lx+%#zx %s: no longer tracked", r->name,
+			(unsigned long)r->addr, r->len, why);
+		if (r->flags & RWP_REGION_EVICTABLE)
+			continue;
+		unregister_left(ctx, r, r->addr, s);
+		unregister_left(ctx, r, e, r->addr + r->len);
+		if (to)
+			unregister_left(ctx, r, to + (s - start), to + (e - start));
 	}
 	pthread_rwlock_unlock(&ctx->regions_lock);
+}
+
+void rwp_region_mark_gone(struct rwp_ctx *ctx, uintptr_t start, uintptr_t end, const char *why)
+{
+	gone(ctx, start, end, 0, why);
+}
+
+void rwp_region_moved(struct rwp_ctx *ctx, uintptr_t from, uintptr_t to, size_t len)
+{
+	gone(ctx, from, from + len, to, "was moved by mremap()");
 }

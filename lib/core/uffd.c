@@ -107,3 +107,20 @@ int rwp_uffd_copy(int uffd, uintptr_t dst, const void *src, size_t len, uint64_t
 
 	return ret ? ret : (int)c.copy;
 }
+
+/* Move pages within the process (anon only, dst registered on this uffd). */
+int rwp_uffd_move(int uffd, uintptr_t dst, uintptr_t src, size_t len)
+{
+	struct uffdio_move m = { .dst = dst, .src = src, .len = len };
+	int ret = xioctl(uffd, UFFDIO_MOVE, &m);
+
+	return ret ? ret : (int)m.move;
+}
+
+int rwp_uffd_poison(int uffd, uintptr_t addr, size_t len)
+{
+	struct uffdio_poison p = { .range = { .start = addr, .len = len } };
+	int ret = xioctl(uffd, UFFDIO_POISON, &p);
+
+	return ret ? ret : (int)p.updated;
+}

@@ -72,7 +72,8 @@ static int region_step(struct rwp_region *r, bool start)
 	} else {
 		ret = r->ops->tick(r);
 	}
-	if (ret && range_vanished(ret)) {
+	/* unmapped or moved while we worked on it: not a tracking error */
+	if (ret && (range_vanished(ret) || atomic_load(&r->gone))) {
 		rwp_region_mark_gone(r->ctx, r->addr, r->addr + r->len, "vanished");
 		return 0;
 	}

@@ -61,6 +61,7 @@ int rwp_pagemap_scan(struct rwp_ctx *ctx, const struct rwp_scan_req *req,
 			.vec_len = room,
 			.category_mask = req->category_mask,
 			.category_anyof_mask = req->category_anyof_mask,
+			.category_inverted = req->category_inverted,
 			.return_mask = req->return_mask,
 		};
 		long n = ioctl(ctx->pagemap_fd, PAGEMAP_SCAN, &a);

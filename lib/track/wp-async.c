@@ -43,7 +43,11 @@ static int wp_arm(struct rwp_region *r)
 
 /*
  * Shared memory: present pages were touched; PM_SCAN_WP_MATCHING write-protects them again
- * in the same walk, then they are zapped. Anon: written pages were touched.
+ * in the same walk, then they are zapped. Anon: written pages were touched. The kernel
+ * also calls an empty PTE "written" in a WP area (content reset to zero by MADV_DONTNEED),
+ * and the zero page a read maps there afterwards too: neither is a write by the guest, so
+ * only present or swapped pages other than the zero page count. They stay unprotected
+ * until written, which maps a new page that the next scan sees.
  */
 static int wp_tick(struct rwp_region *r)
 {
@@ -55,7 +59,9 @@ static int wp_tick(struct rwp_region *r)
 	};
 
 	if (r->mem == RWP_MEM_ANON) {
-		req.category_mask = PAGE_IS_WRITTEN;
+		req.category_mask = PAGE_IS_WRITTEN | PAGE_IS_PFNZERO;
+		req.category_inverted = PAGE_IS_PFNZERO;
+		req.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
 		return rwp_track_scan_tick(r, &req, 0, NULL);
 	}
 	req.category_anyof_mask = PAGE_IS_PRESENT;

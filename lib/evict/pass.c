@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: MIT
+/* The eviction pass: pick cold pages by policy, evict them batch by batch, demote. */
+#include "evict.h"
+#include "../opts.h"
+#include "../track/scan.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct pass {
+	struct rwp_evictor *e;
+	struct rwp_evict_result *res;
+	unsigned int min_age;	 /* evict resident pages at least this idle */
+	uint64_t budget;	 /* pages left to evict */
+};
+
+static uint8_t age_byte(const struct rwp_region *r, uint64_t pg)
+{
+	return __atomic_load_n(&((const uint8_t *)r->ages)[pg], __ATOMIC_RELAXED);
+}
+
+static void capture_commit(struct rwp_evictor *e, struct rwp_batch *b,
+			   struct rwp_evict_result *res)
+{
+	int ret = b->r->capture->capture(e, b);
+
+	if (ret) {
+		rwp_log(e->ctx, RWP_LOG_ERR, "region %s: %s capture failed: %d", b->r->name,
+			b->r->capture->name, ret);
+		for (size_t i = 0; i < b->n; i++)
+			b->result[i] = ret;
+	}
+	rwp_batch_commit(e, b, res);
+}
+
+/* Claim a resident page for the batch, committing the batch when it is full. */
+static bool take(struct pass *p, struct rwp_region *r, uint64_t pg, ps_t s)
+{
+	struct rwp_batch *b = &p->e->batch;
+	size_t max = rwp_batch_max(r);
+
+	if (r->capture == &rwp_capture_splice && max > p->e->pipe_pages)
+		max = p->e->pipe_pages;
+	if (!ps_claim(&r->state[pg], s))
+		return false;
+	if (s & PS_PREFETCHED)
+		atomic_fetch_add(&r->ctx->cnt.prefetch_waste, 1);
+	b->r = r;
+	b->pg[b->n++] = pg;
+	p->res->candidates++;
+	if (b->n == max)
+		capture_commit(p->e, b, p->res);
+	return true;
+}
+
+static void pass_region(struct pass *p, struct rwp_region *r)
+{
+	struct rwp_batch *b = &p->e->batch;
+
+	for (uint64_t pg = 0; pg < r->nr_pages && p->budget; pg++) {
+		ps_t s = ps_load(&r->state[pg]);
+		uint8_t a = age_byte(r, pg);
+
+		if (ps_kind(s) != PS_RESIDENT)
+			continue;
+		if ((s & PS_PREFETCHED) && !(a & AGE_MASK)) {
+			/* prefetched and then used */
+			if (atomic_compare_exchange_strong(&r->state[pg], &s, s & ~PS_PREFETCHED))
+				atomic_fetch_add(&r->ctx->cnt.prefetch_hits, 1);
+			continue;
+		}
+		/* touched since the tick, as far as the fault thread saw */
+		if (r->ops->ages_from_faults && (a & AGE_WRITTEN))
+			continue;
+		if ((a & AGE_MASK) < p->min_age)
+			continue;
+		if (take(p, r, pg, s))
+			p->budget--;
+	}
+	if (b->n)
+		capture_commit(p->e, b, p->res);
+}
+
+static bool evictable(const struct rwp_region *r, unsigned int flags)
+{
+	if (!r->state || atomic_load(&r->gone))
+		return false;
+	return (r->sees & RWP_SEES_READS) || (flags & RWP_POLICY_WRITE_TRACKED);
+}
+
+/*
+ * The idle threshold: at least the policy's, and, with a target, the oldest pages first
+ * until enough would go.
+ */
+static unsigned int threshold(struct rwp_ctx *ctx, unsigned int min_age, uint64_t need,
+			      unsigned int flags)
+{
+	uint64_t hist[RWP_AGE_MAX + 1] = { 0 }, sum = 0;
+
+	if (!need)
+		return min_age;
+	for (size_t i = 0; i < ctx->nr_regions; i++) {
+		struct rwp_region *r = ctx->regions[i];
+
+		if (!evictable(r, flags))
+			continue;
+		for (uint64_t pg = 0; pg < r->nr_pages; pg++)
+			if (ps_kind(ps_load(&r->state[pg])) == PS_RESIDENT)
+				hist[age_byte(r, pg) & AGE_MASK] += r->page_size / PAGE_4K;
+	}
+	for (unsigned int t = RWP_AGE_MAX; t > min_age; t--) {
+		sum += hist[t];
+		if (sum * PAGE_4K >= need)
+			return t;
+	}
+	return min_age;
+}
+
+static uint64_t resident_bytes(struct rwp_ctx *ctx)
+{
+	uint64_t bytes = 0;
+
+	for (size_t i = 0; i < ctx->nr_regions; i++) {
+		struct rwp_region *r = ctx->regions[i];
+
+		if (!atomic_load(&r->gone))
+			bytes += (r->nr_pages - atomic_load(&r->nonresident)) * r->page_size;
+	}
+	return bytes;
+}
+
+/* Native hugetlbfs is captured in sync mode: accesses to protected pages then block. */
+static int freeze(struct rwp_evictor *e, bool on)
+{
+	struct rwp_ctx *ctx = e->ctx;
+	int ret;
+
+	if (e->frozen == on)
+		return 0;
+	ret = on ? rwp_uffd_set_mode(ctx->uffd, 0, UFFD_FEATURE_RWP_ASYNC)
+		 : rwp_uffd_set_mode(ctx->uffd, UFFD_FEATURE_RWP_ASYNC, 0);
+	if (ret)
+		return rwp_err(ctx, -ret, "UFFDIO_SET_MODE(%s): %d", on ? "sync" : "async", ret);
+	e->frozen = on;
+	return 0;
+}
+
+static bool needs_freeze(const struct rwp_region *r)
+{
+	return r->capture == &rwp_capture_hold && r->ops->id == RWP_BACKEND_NATIVE;
+}
+
+RWP_EXPORT int rwp_evict(struct rwp_ctx *ctx, const struct rwp_policy *policy,
+			 struct rwp_evict_result *res)
+{
+	struct rwp_evict_result dummy;
+	struct rwp_evictor *e;
+	struct pass p = { 0 };
+	uint64_t t0 = rwp_now_ns(), target, resident;
+	unsigned int flags;
+	int ret;
+
+	if (!ctx || !OPTS_VALID(policy, rwp_policy))
+		return -EINVAL;
+	res = res ?: &dummy;
+	memset(res, 0, sizeof(*res));
+	flags = OPTS_GET(policy, flags, 0);
+	pthread_mutex_lock(&ctx->track_lock);
+	pthread_rwlock_rdlock(&ctx->regions_lock);
+	if (!ctx->nr_tiers) {
+		ret = rwp_err(ctx, ENODEV, "evict: no storage tier attached");
+		goto out;
+	}
+	ret = rwp_evictor_get(ctx, &e);
+	if (ret)
+		goto out;
+	p.e = e;
+	p.res = res;
+	p.min_age = rwp_policy_min_idle(ctx, policy);
+	target = OPTS_GET(policy, target_resident, 0);
+	resident = resident_bytes(ctx);
+	p.budget = OPTS_GET(policy, max_evict, 0) ?: UINT64_MAX;
+	if (target) {
+		uint64_t need = resident > target ? resident - target : 0;
+
+		p.min_age = threshold(ctx, p.min_age, need, flags);
+		if (need / PAGE_4K < p.budget)
+			p.budget = need / PAGE_4K;
+	}
+	res->min_idle = p.min_age;
+	for (size_t i = 0; i < ctx->nr_regions && p.budget; i++) {
+		struct rwp_region *r = ctx->regions[i];
+
+		if (!evictable(r, flags))
+			continue;
+		if (needs_freeze(r) && (ret = freeze(e, true)))
+			break;
+		pass_region(&p, r);
+	}
+	if (!ret)
+		rwp_demote(e, res);
+	if (e->frozen) {
+		int err = freeze(e, false);
+
+		ret = ret ?: err;
+	}
+out:
+	pthread_rwlock_unlock(&ctx->regions_lock);
+	pthread_mutex_unlock(&ctx->track_lock);
+	res->ns = rwp_now_ns() - t0;
+	return ret;
+}
+
+RWP_EXPORT int rwp_evict_range(struct rwp_region *r, uint64_t first, uint64_t n,
+			       struct rwp_evict_result *res)
+{
+	struct rwp_evict_result dummy;
+	struct rwp_ctx *ctx;
+	struct rwp_evictor *e;
+	struct pass p = { .budget = UINT64_MAX };
+	int ret;
+
+	if (!r || first > r->nr_pages || n > r->nr_pages - first)
+		return -EINVAL;
+	ctx = r->ctx;
+	if (!r->state)
+		return rwp_err(ctx, EINVAL, "region %s is not evictable", r->name);
+	res = res ?: &dummy;
+	memset(res, 0, sizeof(*res));
+	pthread_mutex_lock(&ctx->track_lock);
+	if (!ctx->nr_tiers) {
+		ret = rwp_err(ctx, ENODEV, "evict: no storage tier attached");
+		goto out;
+	}
+	ret = rwp_evictor_get(ctx, &e);
+	if (ret)
+		goto out;
+	p.e = e;
+	p.res = res;
+	if (needs_freeze(r) && (ret = freeze(e, true)))
+		goto out;
+	for (uint64_t pg = first; pg < first + n; pg++) {
+		ps_t s = ps_load(&r->state[pg]);
+
+		if (ps_kind(s) == PS_RESIDENT)
+			take(&p, r, pg, s);
+	}
+	if (e->batch.n)
+		capture_commit(e, &e->batch, res);
+	if (e->frozen)
+		ret = freeze(e, false);
+out:
+	pthread_mutex_unlock(&ctx->track_lock);
+	return ret;
+}

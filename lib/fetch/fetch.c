@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: MIT
+/*
+ * MISSING faults: an evicted page comes back from its tier (UFFDIO_COPY), a zero page as
+ * zeros, and a page nothing claims as zeros too (what the kernel would have given).
+ * After the faulting page is installed and its thread woken, evicted neighbours are
+ * installed without waking (spatial prefetch), then woken once.
+ */
+#include "fetch.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HUGE_2M (2UL << 20)
+
+int rwp_fetcher_init(struct rwp_fetcher *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->page = mmap(NULL, HUGE_2M, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	f->nbr = mmap(NULL, PREFETCH_MAX * PAGE_4K, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	f->zero = mmap(NULL, HUGE_2M, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (f->page == MAP_FAILED || f->nbr == MAP_FAILED || f->zero == MAP_FAILED) {
+		rwp_fetcher_destroy(f);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void rwp_fetcher_destroy(struct rwp_fetcher *f)
+{
+	if (f->page && f->page != MAP_FAILED)
+		munmap(f->page, HUGE_2M);
+	if (f->nbr && f->nbr != MAP_FAILED)
+		munmap(f->nbr, PREFETCH_MAX * PAGE_4K);
+	if (f->zero && f->zero != MAP_FAILED)
+		munmap(f->zero, HUGE_2M);
+	memset(f, 0, sizeof(*f));
+}
+
+struct rwp_tier *rwp_tier_of(struct rwp_ctx *ctx, struct rwp_region *r, ps_t s)
+{
+	unsigned int t = ps_tier(s);
+
+	if (t == PS_TIER_IMAGE)
+		return r->image;
+	return t < ctx->nr_tiers ? ctx->tiers[t] : NULL;
+}
+
+static uint64_t copy_mode(const struct rwp_region *r)
+{
+	/* keep writes to a fetched page visible to write tracking */
+	return r->ops->id == RWP_BACKEND_WP_ASYNC ? UFFDIO_COPY_MODE_WP : 0;
+}
+
+static int zero_fill(struct rwp_ctx *ctx, struct rwp_fetcher *f, struct rwp_region *r,
+		     uintptr_t addr)
+{
+	if (r->mem == RWP_MEM_HUGETLB)
+		return rwp_uffd_copy(ctx->uffd, addr, f->zero, r->page_size, copy_mode(r));
+	if (r->ops->id == RWP_BACKEND_WP_ASYNC)
+		return rwp_uffd_copy(ctx->uffd, addr, f->zero, r->page_size, copy_mode(r));
+	return rwp_uffd_zeropage(ctx->uffd, addr, r->page_size);
+}
+
+static void accessed(struct rwp_ctx *ctx, struct rwp_region *r, uint64_t pg)
+{
+	if (r->ops->ages_from_faults)
+		rwp_ages_touch(r, pg, false);
+	(void)ctx;
+}
+
+/* A page the tiers do not hold: a hole the guest never filled, or discarded. */
+static int serve_hole(struct rwp_ctx *ctx, struct rwp_fetcher *f, struct rwp_region *r,
+		      uint64_t pg)
+{
+	uintptr_t addr = rwp_addr_of(r, pg);
+	int ret;
+
+	/* before the fill wakes the thread: a tick right after must see the access */
+	accessed(ctx, r, pg);
+	ret = zero_fill(ctx, f, r, addr);
+	if (ret == -EEXIST)
+		ret = rwp_uffd_wake(ctx->uffd, addr, r->page_size);
+	return ret < 0 ? ret : 0;
+}
+
+static void prefetch(struct rwp_ctx *ctx, struct rwp_fetcher *f, struct rwp_region *r,
+		     uint64_t pg)
+{
+	unsigned int w = ctx->fetch.no_prefetch ? 0 : ctx->fetch.prefetch;
+	uint64_t lo = UINT64_MAX, hi = 0;
+	size_t used = 0;
+
+	if (!w || r->page_size != PAGE_4K || atomic_load(&ctx->recorder))
+		return;
+	if (w > PREFETCH_MAX / 2)
+		w = PREFETCH_MAX / 2;
+	for (unsigned int d = 1; d <= w; d++) {
+		for (int side = 0; side < 2; side++) {
+			uint64_t n = side ? pg - d : pg + d;
+
+			if ((side && d > pg) || n >= r->nr_pages)
+				continue;
+			ps_t s = ps_load(&r->state[n]);
+			struct rwp_tier *t = rwp_tier_of(ctx, r, s);
+			uint8_t *buf = f->nbr + used * PAGE_4K;
+
+			if (ps_kind(s) != PS_STORED || !t || !ps_claim(&r->state[n], s))
+				continue;
+			if (rwp_tier_load(t, ps_slot(s), buf, PAGE_4K) ||
+			    rwp_uffd_copy(ctx->uffd, rwp_addr_of(r, n), buf, PAGE_4K,
+					  copy_mode(r) | UFFDIO_COPY_MODE_DONTWAKE) < 0) {
+				ps_release(&r->state[n], s);
+				continue;
+			}
+			ps_release(&r->state[n], PS_RESIDENT | PS_PREFETCHED);
+			rwp_tier_drop(t, ps_slot(s), PAGE_4K);
+			atomic_fetch_sub(&r->nonresident, 1);
+			atomic_fetch_add(&ctx->cnt.prefetched, 1);
+			used++;
+			lo = n < lo ? n : lo;
+			hi = n > hi ? n : hi;
+		}
+	}
+	/* a thread that faulted on a neighbour meanwhile is waiting */
+	if (used)
+		rwp_uffd_wake(ctx->uffd, rwp_addr_of(r, lo), (hi - lo + 1) * PAGE_4K);
+}
+
+int rwp_fetch_missing(struct rwp_ctx *ctx, struct rwp_fetcher *f, struct rwp_region *r,
+		      uint64_t pg)
+{
+	uintptr_t addr = rwp_addr_of(r, pg);
+	struct rwp_tier *t;
+	ps_t s;
+	int ret;
+
+	if (!r->state)
+		return serve_hole(ctx, f, r, pg);
+	s = ps_load(&r->state[pg]);
+	switch (ps_kind(s)) {
+	case PS_RESIDENT:
+		return serve_hole(ctx, f, r, pg);
+	case PS_BUSY:
+		return -EBUSY;
+	case PS_ZERO:
+		if (!ps_claim(&r->state[pg], s))
+			return -EBUSY;
+		/* counted before the wake, so that the woken thread sees the page home */
+		atomic_fetch_sub(&r->nonresident, 1);
+		accessed(ctx, r, pg);
+		ret = zero_fill(ctx, f, r, addr);
+		if (ret == -EEXIST)
+			ret = rwp_uffd_wake(ctx->uffd, addr, r->page_size);
+		if (ret < 0) {
+			atomic_fetch_add(&r->nonresident, 1);
+			ps_release(&r->state[pg], s);
+			return ret;
+		}
+		ps_release(&r->state[pg], PS_RESIDENT);
+		atomic_fetch_add(&ctx->cnt.fetched_zero, 1);
+		break;
+	default: /* PS_STORED */
+		t = rwp_tier_of(ctx, r, s);
+		if (!t)
+			return -EIO;
+		if (!ps_claim(&r->state[pg], s))
+			return -EBUSY;
+		ret = rwp_tier_load(t, ps_slot(s), f->page, r->page_size);
+		if (ret) {
+			ps_release(&r->state[pg], s);
+			return -EIO;
+		}
+		atomic_fetch_sub(&r->nonresident, 1);
+		accessed(ctx, r, pg);
+		ret = rwp_uffd_copy(ctx->uffd, addr, f->page, r->page_size, copy_mode(r));
+		/* EEXIST: written through another mapping of the file meanwhile, that is newer */
+		if (ret == -EEXIST)
+			ret = rwp_uffd_wake(ctx->uffd, addr, r->page_size);
+		if (ret < 0) {
+			atomic_fetch_add(&r->nonresident, 1);
+			ps_release(&r->state[pg], s);
+			return ret;
+		}
+		ps_release(&r->state[pg], PS_RESIDENT);
+		rwp_tier_drop(t, ps_slot(s), r->page_size);
+		rwp_record_note(ctx, r, pg);
+		prefetch(ctx, f, r, pg);
+		break;
+	}
+	rwp_refault_note(ctx);
+	atomic_fetch_add(&ctx->cnt.fetched, 1);
+	return 0;
+}
+
+int rwp_fetch_poison(struct rwp_ctx *ctx, struct rwp_region *r, uint64_t pg)
+{
+	int ret = rwp_uffd_poison(ctx->uffd, rwp_addr_of(r, pg), r->page_size);
+
+	atomic_fetch_add(&ctx->cnt.poisoned, 1);
+	rwp_log(ctx, RWP_LOG_ERR,
+		"region %s page %llu: its tier cannot read it back; poisoned (SIGBUS on access)",
+		r->name, (unsigned long long)pg);
+	return ret < 0 ? ret : 0;
+}
