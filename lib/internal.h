@@ -50,6 +50,8 @@ struct rwp_backend_ops {
 extern const struct rwp_backend_ops rwp_backend_native;
 extern const struct rwp_backend_ops rwp_backend_wp_async;
 extern const struct rwp_backend_ops rwp_backend_minor;
+/* native.c: the owner dropped [start, end) (REMOVE event): clear hugetlbfs RWP markers */
+void rwp_native_removed(struct rwp_ctx *ctx, uintptr_t start, uintptr_t end);
 
 /* Per-page tracking byte: bits 0-6 idle age, bit 7 written in the last interval. */
 #define AGE_MASK 0x7f
@@ -145,6 +147,14 @@ struct rwp_ctx {
 	_Atomic uint64_t refaults_ring[60];	/* fetches per second, last minute */
 	_Atomic uint64_t refaults_sec;
 
+	/* durable state, see rwp_ctx_opts.state_dir */
+	int state_dirfd;
+	bool abandon;		/* free without deleting the state: a successor recovers it */
+	int pipe_fds[2];	/* kept by someone else when RWP_CTX_KEEP_PIPE */
+	bool keep_pipe;
+	int (*zap)(void *arg, uintptr_t addr, size_t len); /* remote PTE zaps, or NULL */
+	void *zap_arg;
+
 	/* logging */
 	rwp_log_fn log;
 	void *log_arg;
@@ -177,6 +187,11 @@ int rwp_uffd_copy(int uffd, uintptr_t dst, const void *src, size_t len, uint64_t
 int rwp_uffd_set_mode(int uffd, uint64_t enable, uint64_t disable);
 int rwp_uffd_move(int uffd, uintptr_t dst, uintptr_t src, size_t len);
 int rwp_uffd_poison(int uffd, uintptr_t addr, size_t len);
+
+/* state.c: eviction state files (state_dir, or memfds) */
+int rwp_state_open(struct rwp_ctx *ctx, const char *name, int *fd);
+void rwp_state_remove(struct rwp_ctx *ctx, const char *name);
+int rwp_state_dir_open(struct rwp_ctx *ctx, const char *dir);
 
 /* mm.c: operations on the managed process's address space */
 int rwp_zap(struct rwp_ctx *ctx, uintptr_t addr, size_t len);

@@ -126,7 +126,7 @@ t0=$(date +%s)
 # file because a pipeline's status is tee's.
 {
 	rc=0
-	timeout --foreground -k 10 "$limit" qemu-system-x86_64 -accel tcg -cpu max -m 4G -smp 2 \
+	timeout --foreground -k 10 "$limit" qemu-system-x86_64 -accel tcg -cpu max -m 8G -smp 2 \
 		-nographic -no-reboot -kernel "$kernel" -initrd "$tmp/initramfs.gz" \
 		-append "console=ttyS0 panic=-1 quiet RWP_VM_TEST_TIMEOUT=$per_test" </dev/null || rc=$?
 	echo "$rc" >"$tmp/qemu-rc"

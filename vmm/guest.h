@@ -17,4 +17,7 @@ struct vmm_guest_image {
 /* guest/track.S: touches the pages a command block lists (layout in guest/track.h) */
 extern const struct vmm_guest_image vmm_guest_track;
 
+/* guest/phases.S: sweeps the pages its command block names (layout in guest/phases.h) */
+extern const struct vmm_guest_image vmm_guest_phases;
+
 #endif

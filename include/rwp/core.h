@@ -62,6 +62,7 @@ typedef void (*rwp_log_fn)(void *arg, enum rwp_log_level level, const char *msg)
 #define RWP_CTX_ADOPT_UFFD (1u << 0) /* use opts.uffd (UFFDIO_API already done by its creator) */
 #define RWP_CTX_EVENT_FORK (1u << 1) /* negotiate EVENT_FORK: a child's copy is unregistered */
 #define RWP_CTX_PIN_HANDLER (1u << 2) /* pin the fault thread to opts.handler_cpu */
+#define RWP_CTX_KEEP_PIPE (1u << 3)   /* evict shmem through opts.pipe_fds (see below) */
 
 struct rwp_ctx_opts {
 	size_t sz;
@@ -73,6 +74,25 @@ struct rwp_ctx_opts {
 	rwp_log_fn log;
 	void *log_arg;
 	enum rwp_log_level log_level; /* messages above this level are dropped (default ERR) */
+	/*
+	 * Where eviction state lives (page maps, compressed pages, the staging area), so that
+	 * another process can take over after this one dies: rwp_ctx_recover() there finishes
+	 * what was in flight. NULL: memory-backed files that die with the context.
+	 */
+	const char *state_dir;
+	/*
+	 * With RWP_CTX_KEEP_PIPE: the pipe shmem pages are spliced through. Whoever keeps a
+	 * copy of it (the VMM, for rwpd) keeps pages in flight alive across a crash.
+	 */
+	int pipe_fds[2];
+	/*
+	 * For the memory of another process (pid != 0): drop its PTEs over [addr, addr+len),
+	 * as madvise(MADV_DONTNEED) there would. The stock backends on shared memory need it
+	 * where the kernel refuses process_madvise(MADV_DONTNEED) on another process (rwpd
+	 * asks the VMM to do it). Returns 0 or -errno.
+	 */
+	int (*zap)(void *arg, uintptr_t addr, size_t len);
+	void *zap_arg;
 };
 
 /*
@@ -84,6 +104,18 @@ int rwp_ctx_new(const struct rwp_ctx_opts *opts, struct rwp_ctx **out);
 
 /* Unregister every region (restoring normal access), stop the fault thread, free. */
 void rwp_ctx_free(struct rwp_ctx *ctx);
+
+/*
+ * Take over the state a dead owner left in opts.state_dir: call after attaching the same
+ * tiers and registering the same regions (same order, sizes and memory). Finishes the
+ * eviction batch that was in flight, settles pages caught mid-fetch, frees storage no page
+ * refers to, and wakes every thread that was waiting on the old owner.
+ * Returns the pages it settled, or -errno.
+ */
+int64_t rwp_ctx_recover(struct rwp_ctx *ctx);
+
+/* Leave the state directory as it is on free (a successor will recover it). */
+void rwp_ctx_abandon(struct rwp_ctx *ctx);
 
 /* The uffd features this context negotiated. */
 uint64_t rwp_ctx_uffd_features(const struct rwp_ctx *ctx);

@@ -71,10 +71,20 @@ RWP_EXPORT int rwp_ctx_new(const struct rwp_ctx_opts *opts, struct rwp_ctx **out
 
 	if (!out || !OPTS_VALID(opts, rwp_ctx_opts))
 		return -EINVAL;
+	/* a flag this library does not know asks for something it would silently not do */
+	if (OPTS_GET(opts, flags, 0) & ~(RWP_CTX_ADOPT_UFFD | RWP_CTX_EVENT_FORK |
+					 RWP_CTX_PIN_HANDLER | RWP_CTX_KEEP_PIPE))
+		return -EINVAL;
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx)
 		return -ENOMEM;
 	ctx->uffd = ctx->pidfd = ctx->pagemap_fd = ctx->epfd = ctx->stop_efd = ctx->kick_efd = -1;
+	ctx->state_dirfd = ctx->pipe_fds[0] = ctx->pipe_fds[1] = -1;
+	if (OPTS_GET(opts, flags, 0) & RWP_CTX_KEEP_PIPE) {
+		ctx->keep_pipe = true;
+		ctx->pipe_fds[0] = OPTS_HAS(opts, pipe_fds) ? opts->pipe_fds[0] : -1;
+		ctx->pipe_fds[1] = OPTS_HAS(opts, pipe_fds) ? opts->pipe_fds[1] : -1;
+	}
 	rwp_fetch_defaults(&ctx->fetch);
 	ctx->log = OPTS_GET(opts, log, NULL);
 	ctx->log_arg = OPTS_GET(opts, log_arg, NULL);
@@ -82,6 +92,8 @@ RWP_EXPORT int rwp_ctx_new(const struct rwp_ctx_opts *opts, struct rwp_ctx **out
 	ctx->pid = OPTS_GET(opts, pid, 0);
 	ctx->self = ctx->pid == 0 || ctx->pid == getpid();
 	ctx->pin = OPTS_GET(opts, flags, 0) & RWP_CTX_PIN_HANDLER;
+	ctx->zap = OPTS_GET(opts, zap, NULL);
+	ctx->zap_arg = OPTS_GET(opts, zap_arg, NULL);
 	ctx->cpu = OPTS_GET(opts, handler_cpu, 0);
 	pthread_mutex_init(&ctx->log_lock, NULL);
 	pthread_mutex_init(&ctx->track_lock, NULL);
@@ -95,6 +107,11 @@ RWP_EXPORT int rwp_ctx_new(const struct rwp_ctx_opts *opts, struct rwp_ctx **out
 	pthread_rwlockattr_destroy(&ra);
 
 	ret = open_target(ctx);
+	if (!ret)
+		ret = rwp_state_dir_open(ctx, OPTS_GET(opts, state_dir, NULL));
+	if (!ret && ctx->keep_pipe && (fcntl(ctx->pipe_fds[0], F_GETFD) < 0 ||
+				       fcntl(ctx->pipe_fds[1], F_GETFD) < 0))
+		ret = rwp_err(ctx, EBADF, "RWP_CTX_KEEP_PIPE: pipe_fds are not open");
 	if (!ret)
 		ret = open_uffd(ctx, opts);
 	if (!ret && !(ctx->runs = calloc(1, sizeof(*ctx->runs))))
@@ -114,7 +131,7 @@ RWP_EXPORT void rwp_ctx_free(struct rwp_ctx *ctx)
 	if (!ctx)
 		return;
 	/* evicted pages come home before the uffd goes: a hole would read as zeros */
-	if (ctx->nr_tiers && rwp_drain(ctx) < 0)
+	if (ctx->nr_tiers && !ctx->abandon && rwp_drain(ctx) < 0)
 		rwp_log(ctx, RWP_LOG_ERR, "freeing the context: some evicted pages could not be "
 					  "fetched back and are poisoned");
 	while (ctx->nr_regions)
@@ -129,6 +146,8 @@ RWP_EXPORT void rwp_ctx_free(struct rwp_ctx *ctx)
 		close(ctx->pidfd);
 	if (ctx->pagemap_fd >= 0)
 		close(ctx->pagemap_fd);
+	if (ctx->state_dirfd >= 0)
+		close(ctx->state_dirfd);
 	if (ctx->runs)
 		rwp_runs_free(ctx->runs);
 	free(ctx->runs);
@@ -137,6 +156,12 @@ RWP_EXPORT void rwp_ctx_free(struct rwp_ctx *ctx)
 	pthread_mutex_destroy(&ctx->track_lock);
 	pthread_mutex_destroy(&ctx->log_lock);
 	free(ctx);
+}
+
+RWP_EXPORT void rwp_ctx_abandon(struct rwp_ctx *ctx)
+{
+	if (ctx)
+		ctx->abandon = true;
 }
 
 RWP_EXPORT uint64_t rwp_ctx_uffd_features(const struct rwp_ctx *ctx)

@@ -24,4 +24,7 @@ int rwp_maps_parse_line(const char *line, struct rwp_vma *v);
 typedef int (*rwp_vma_fn)(void *arg, const struct rwp_vma *v);
 int rwp_maps_walk(int pid, uintptr_t start, uintptr_t end, rwp_vma_fn fn, void *arg);
 
+/* Is all of [start, end) mapped in pid (0 = self)? */
+bool rwp_maps_covers(int pid, uintptr_t start, uintptr_t end);
+
 #endif

@@ -8,12 +8,15 @@
 
 /*
  * Drop the PTEs of [addr, addr + len): shared memory stays in the page cache, so the next
- * access refaults in the kernel. Another process is zapped with process_madvise().
+ * access refaults in the kernel. Another process is zapped through the context's zap hook
+ * (its owner does it) or, where the kernel allows, with process_madvise().
  */
 int rwp_zap(struct rwp_ctx *ctx, uintptr_t addr, size_t len)
 {
 	if (ctx->self)
 		return madvise((void *)addr, len, MADV_DONTNEED) ? -errno : 0;
+	if (ctx->zap)
+		return ctx->zap(ctx->zap_arg, addr, len);
 
 	struct iovec iov = { .iov_base = (void *)addr, .iov_len = len };
 

@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static struct rwp_features feat;
@@ -68,20 +69,30 @@ static bool probe_pagemap_scan(void)
 	return ok;
 }
 
+/*
+ * Can one process drop another's PTEs? process_madvise(MADV_DONTNEED) works on the caller
+ * itself since 6.13, but only some kernels allow it on another process: ask a child.
+ */
 static bool probe_remote_zap(void)
 {
 	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	int pidfd = syscall(__NR_pidfd_open, getpid(), 0);
-	struct iovec iov = { .iov_base = p, .iov_len = 4096 };
-	bool ok = false;
+	pid_t parent = getpid(), child;
+	int status = 0;
 
-	if (p != MAP_FAILED && pidfd >= 0)
-		ok = syscall(__NR_process_madvise, pidfd, &iov, 1, MADV_DONTNEED, 0) == 4096;
-	if (pidfd >= 0)
-		close(pidfd);
-	if (p != MAP_FAILED)
-		munmap(p, 4096);
-	return ok;
+	if (p == MAP_FAILED)
+		return false;
+	child = fork();
+	if (child == 0) {
+		int pidfd = syscall(__NR_pidfd_open, parent, 0);
+		struct iovec iov = { .iov_base = p, .iov_len = 4096 };
+
+		_exit(pidfd >= 0 &&
+		      syscall(__NR_process_madvise, pidfd, &iov, 1, MADV_DONTNEED, 0) == 4096 ? 0 : 1);
+	}
+	if (child > 0)
+		waitpid(child, &status, 0);
+	munmap(p, 4096);
+	return child > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 static void probe(void)

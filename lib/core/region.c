@@ -73,6 +73,14 @@ static bool usable(struct rwp_ctx *ctx, enum rwp_backend b, enum rwp_mem m, char
 		snprintf(why, n, "kernel %s lacks what the %s backend needs", f->kernel, ops->name);
 		return false;
 	}
+	/* the stock backends zap shared memory's PTEs every interval */
+	if (b != RWP_BACKEND_NATIVE && m != RWP_MEM_ANON && !ctx->self && !ctx->zap &&
+	    !f->remote_zap) {
+		snprintf(why, n, "%s must drop PTEs of pid %d; this kernel refuses that to "
+				 "other processes (give rwp_ctx_opts.zap)",
+			 ops->name, (int)ctx->pid);
+		return false;
+	}
 	if ((ctx->features & ops->features) != ops->features) {
 		snprintf(why, n, "the uffd was created without the %s features (%#llx)", ops->name,
 			 (unsigned long long)(ops->features & ~ctx->features));
@@ -282,7 +290,6 @@ static int insert(struct rwp_ctx *ctx, struct rwp_region *r)
 		(ctx->nr_regions - i) * sizeof(*ctx->regions));
 	ctx->regions[i] = r;
 	ctx->nr_regions++;
-	r->index = ctx->next_index++;
 out:
 	pthread_rwlock_unlock(&ctx->regions_lock);
 	return ret;
@@ -304,8 +311,12 @@ RWP_EXPORT int rwp_region_register(struct rwp_ctx *ctx, const struct rwp_region_
 	uint64_t mode;
 	int fd, ret;
 
-	if (!ctx || !opts || !out || !OPTS_VALID(opts, rwp_region_opts))
+	if (!ctx || !opts || !out)
 		return -EINVAL;
+	if (!OPTS_VALID(opts, rwp_region_opts))
+		return rwp_err(ctx, EINVAL, "region: options struct of %zu bytes has fields this "
+			       "library (%zu bytes) does not know set, or is too short",
+			       opts->sz, sizeof(*opts));
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
@@ -354,6 +365,10 @@ RWP_EXPORT int rwp_region_register(struct rwp_ctx *ctx, const struct rwp_region_
 	ret = rwp_ages_init(r);
 	if (ret)
 		goto err;
+	/* registration order names the region's state files, across restarts */
+	pthread_rwlock_wrlock(&ctx->regions_lock);
+	r->index = ctx->next_index++;
+	pthread_rwlock_unlock(&ctx->regions_lock);
 	ret = rwp_evict_region_setup(r);
 	if (ret)
 		goto err;
@@ -451,6 +466,12 @@ void rwp_region_release(struct rwp_region *r)
 {
 	struct rwp_ctx *ctx = r->ctx;
 
+	if (ctx->abandon) {
+		/* the registration and the state stay for a successor */
+		remove_region(ctx, r);
+		region_free(r);
+		return;
+	}
 	if (drain_region(r) < 0 || (r->state && atomic_load(&r->nonresident) &&
 				    !atomic_load(&r->gone))) {
 		for (uint64_t pg = 0; pg < r->nr_pages; pg++)

@@ -48,19 +48,44 @@ static bool all_zero(const uint8_t *p, size_t len)
 	return true;
 }
 
-/* Store every captured, non-zero page: each tier gets what the ones before refused. */
-static void store_chain(struct rwp_evictor *e, struct rwp_batch *b)
+bool rwp_batch_claim(struct rwp_evictor *e, struct rwp_region *r, uint64_t pg, ps_t s)
+{
+	struct rwp_batch *b = &e->batch;
+	struct stage_hdr *h = e->stage;
+	size_t pos = b->n;
+
+	/* written down before the claim: a crash between the two leaves an entry to ignore */
+	h->region = r->index;
+	h->pg[pos] = pg;
+	h->status[pos] = ST_CLAIMED;
+	__atomic_store_n(&h->n, pos + 1, __ATOMIC_RELEASE);
+	if (!atomic_compare_exchange_strong(&r->state[pg], &s, ps_busy(PS_TIER_EVICTING, pos)))
+		return false;
+	b->r = r;
+	b->pg[b->n++] = pg;
+	return true;
+}
+
+void rwp_batch_store(struct rwp_evictor *e, struct rwp_batch *b)
 {
 	struct rwp_ctx *ctx = e->ctx;
+	struct stage_hdr *h = e->stage;
 	size_t idx[BATCH_BYTES / PAGE_4K], m = 0;
 	struct rwp_store v[BATCH_BYTES / PAGE_4K];
 
 	for (size_t i = 0; i < b->n; i++) {
-		if (b->result[i] || b->to[i] == PS_ZERO_WORD)
+		if (b->result[i])
 			continue;
+		if (all_zero(b->buf + i * b->r->page_size, b->r->page_size)) {
+			b->to[i] = PS_ZERO_WORD;
+			h->tier[i] = STAGE_ZERO_TIER;
+			rwp_stage_set(e, i, ST_STORED);
+			continue;
+		}
 		b->result[i] = -ENOSPC;
 		idx[m++] = i;
 	}
+	/* each tier gets what the ones before it refused */
 	for (unsigned int t = 0; t < ctx->nr_tiers && m; t++) {
 		size_t left = 0;
 
@@ -68,13 +93,18 @@ static void store_chain(struct rwp_evictor *e, struct rwp_batch *b)
 			v[k] = (struct rwp_store){ .data = b->buf + idx[k] * b->r->page_size };
 		rwp_tier_store(ctx->tiers[t], v, m, b->r->page_size, t + 1 == ctx->nr_tiers);
 		for (size_t k = 0; k < m; k++) {
-			if (!v[k].result) {
-				b->result[idx[k]] = 0;
-				b->to[idx[k]] = ps_stored(t, v[k].slot);
-			} else {
-				b->result[idx[k]] = v[k].result;
-				idx[left++] = idx[k];
+			size_t i = idx[k];
+
+			if (v[k].result) {
+				b->result[i] = v[k].result;
+				idx[left++] = i;
+				continue;
 			}
+			b->result[i] = 0;
+			b->to[i] = ps_stored(t, v[k].slot);
+			h->tier[i] = t;
+			h->slot[i] = v[k].slot;
+			rwp_stage_set(e, i, ST_STORED);
 		}
 		m = left;
 	}
@@ -116,10 +146,8 @@ void rwp_batch_commit(struct rwp_evictor *e, struct rwp_batch *b, struct rwp_evi
 	for (size_t i = 0; i < b->n; i++) {
 		took[i] = !b->result[i] && cap != &rwp_capture_hold;
 		b->to[i] = 0;
-		if (!b->result[i] && all_zero(b->buf + i * r->page_size, r->page_size))
-			b->to[i] = PS_ZERO_WORD;
 	}
-	store_chain(e, b);
+	rwp_batch_store(e, b);
 	cap->drop(e, b); /* a page it could not drop gets a result and stays resident */
 	for (size_t i = 0; i < b->n; i++) {
 		_Atomic ps_t *st = &r->state[b->pg[i]];
@@ -147,4 +175,5 @@ void rwp_batch_commit(struct rwp_evictor *e, struct rwp_batch *b, struct rwp_evi
 	/* faults held on these pages are retried against their new state */
 	rwp_fault_thread_kick(ctx);
 	b->n = 0;
+	__atomic_store_n(&e->stage->n, 0, __ATOMIC_RELEASE);
 }

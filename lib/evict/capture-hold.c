@@ -43,14 +43,16 @@ static int hold_capture(struct rwp_evictor *e, struct rwp_batch *b)
 {
 	struct rwp_region *r = b->r;
 
-	(void)e;
 	for (size_t i = 0; i < b->n; i++)
 		b->result[i] = 0;
 	rwp_batch_runs(b, all, fence_run, NULL);
-	for (size_t i = 0; i < b->n; i++)
-		if (!b->result[i])
-			memcpy(b->buf + i * r->page_size, r->io_mem + (b->pg[i] << r->page_shift),
-			       r->page_size);
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->result[i])
+			continue;
+		memcpy(b->buf + i * r->page_size, r->io_mem + (b->pg[i] << r->page_shift),
+		       r->page_size);
+		rwp_stage_set(e, i, ST_CAPTURED);
+	}
 	return 0;
 }
 

@@ -59,11 +59,13 @@ static int move_capture(struct rwp_evictor *e, struct rwp_batch *b)
 			/* never populated or discarded: it reads as zeros, and stays a hole */
 			memset(b->buf + i * r->page_size, 0, r->page_size);
 			b->result[i] = 0;
+			rwp_stage_set(e, i, ST_CAPTURED);
 			continue;
 		}
 		if (b->result[i] >= 0) {
 			memcpy(b->buf + i * r->page_size, (void *)dst, r->page_size);
 			b->result[i] = 0;
+			rwp_stage_set(e, i, ST_CAPTURED);
 			moved++;
 		}
 	}

@@ -28,17 +28,23 @@ static int splice_page(struct rwp_evictor *e, struct rwp_region *r, uint64_t pg)
 	return 0;
 }
 
-static int read_pipe(struct rwp_evictor *e, uint8_t *buf, size_t len)
+/*
+ * Move the next page out of the pipe into staging position i: kernel to kernel, into a
+ * state file, so that the page is never only in this process's memory.
+ */
+int rwp_pipe_drain_page(struct rwp_evictor *e, size_t i, size_t page_size)
 {
-	while (len) {
-		ssize_t n = read(e->pipe[0], buf, len);
+	loff_t off = STAGE_DATA + i * page_size;
+	size_t left = page_size;
+
+	while (left) {
+		ssize_t n = splice(e->pipe[0], NULL, e->stage_fd, &off, left, 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return n < 0 ? -errno : -EIO;
-		buf += n;
-		len -= n;
+		left -= n;
 	}
 	return 0;
 }
@@ -64,21 +70,30 @@ static int splice_capture(struct rwp_evictor *e, struct rwp_batch *b)
 	size_t spliced = 0;
 	int ret = 0;
 
+	/* each status is written before its step: see recover.c */
 	for (; spliced < b->n && spliced < e->pipe_pages; spliced++) {
+		rwp_stage_set(e, spliced, ST_SPLICING);
 		ret = splice_page(e, b->r, b->pg[spliced]);
 		if (ret)
 			break;
+		rwp_stage_set(e, spliced, ST_SPLICED);
 		b->result[spliced] = 0;
 	}
 	/* pages past a failed splice are not captured: they stay */
-	for (size_t i = spliced; i < b->n; i++)
+	for (size_t i = spliced; i < b->n; i++) {
 		b->result[i] = ret ?: -EAGAIN;
+		rwp_stage_set(e, i, ST_CLAIMED);
+	}
 	rwp_batch_runs(b, captured, punch_run, NULL);
-	ret = read_pipe(e, b->buf, spliced * b->r->page_size);
-	if (ret) {
-		/* cannot happen with a pipe we own; if it does, nothing here can be trusted */
-		rwp_log(e->ctx, RWP_LOG_ERR, "reading the eviction pipe: %d", ret);
-		return ret;
+	for (size_t i = 0; i < spliced; i++) {
+		rwp_stage_set(e, i, ST_DRAINING);
+		ret = rwp_pipe_drain_page(e, i, b->r->page_size);
+		if (ret) {
+			/* cannot happen with a pipe we own; if it does, nothing here can be trusted */
+			rwp_log(e->ctx, RWP_LOG_ERR, "draining the eviction pipe: %d", ret);
+			return ret;
+		}
+		rwp_stage_set(e, i, ST_CAPTURED);
 	}
 	return 0;
 }

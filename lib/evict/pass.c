@@ -41,12 +41,10 @@ static bool take(struct pass *p, struct rwp_region *r, uint64_t pg, ps_t s)
 
 	if (r->capture == &rwp_capture_splice && max > p->e->pipe_pages)
 		max = p->e->pipe_pages;
-	if (!ps_claim(&r->state[pg], s))
+	if (!rwp_batch_claim(p->e, r, pg, s))
 		return false;
 	if (s & PS_PREFETCHED)
 		atomic_fetch_add(&r->ctx->cnt.prefetch_waste, 1);
-	b->r = r;
-	b->pg[b->n++] = pg;
 	p->res->candidates++;
 	if (b->n == max)
 		capture_commit(p->e, b, p->res);

@@ -57,10 +57,10 @@ static void count_fault(struct rwp_ctx *ctx, uint64_t flags)
 }
 
 /*
- * One page fault. Returns 0 when resolved, or -EBUSY/-EAGAIN/-EIO to park it.
- * *fetch says whether it was a MISSING fault served from the tiers (for the latency).
+ * One page fault, read at t_read. Returns 0 when resolved, or -EBUSY/-EAGAIN/-EIO to park
+ * it. A fetch from the tiers records its latency.
  */
-static int handle_pagefault(struct fault_thread *ft, const struct uffd_msg *msg, bool *fetch)
+static int handle_pagefault(struct fault_thread *ft, const struct uffd_msg *msg, uint64_t t_read)
 {
 	struct rwp_ctx *ctx = ft->ctx;
 	uintptr_t addr = msg->arg.pagefault.address;
@@ -94,8 +94,13 @@ static int handle_pagefault(struct fault_thread *ft, const struct uffd_msg *msg,
 	if (is_tracking_fault(flags)) {
 		ret = r->ops->fault(r, msg, pg);
 	} else {
-		*fetch = r->state && ps_kind(ps_load(&r->state[pg])) != PS_RESIDENT;
+		bool fetch = r->state && ps_kind(ps_load(&r->state[pg])) != PS_RESIDENT;
+
 		ret = rwp_fetch_missing(ctx, &ft->fetcher, r, pg);
+		/* the faulting thread runs again: its latency ends here, before any prefetch */
+		if (!ret && fetch)
+			rwp_latency_add(ctx->latency, rwp_now_ns() - t_read);
+		rwp_fetch_prefetch(ctx, &ft->fetcher);
 	}
 out:
 	pthread_rwlock_unlock(&ctx->regions_lock);
@@ -129,13 +134,13 @@ static void discard(struct rwp_ctx *ctx, uintptr_t start, uintptr_t end)
 	pthread_rwlock_unlock(&ctx->regions_lock);
 }
 
-static int handle_msg(struct fault_thread *ft, const struct uffd_msg *msg, bool *fetch)
+static int handle_msg(struct fault_thread *ft, const struct uffd_msg *msg, uint64_t t_read)
 {
 	struct rwp_ctx *ctx = ft->ctx;
 
 	switch (msg->event) {
 	case UFFD_EVENT_PAGEFAULT:
-		return handle_pagefault(ft, msg, fetch);
+		return handle_pagefault(ft, msg, t_read);
 	case UFFD_EVENT_FORK:
 		/* the child's copy of the registration: closing it restores normal access */
 		close((int)msg->arg.fork.ufd);
@@ -153,6 +158,7 @@ static int handle_msg(struct fault_thread *ft, const struct uffd_msg *msg, bool 
 		 * are these) and the two cannot be told apart: nothing to do. Private anon
 		 * memory reads as zeros afterwards, evicted pages included.
 		 */
+		rwp_native_removed(ctx, msg->arg.remove.start, msg->arg.remove.end);
 		discard(ctx, msg->arg.remove.start, msg->arg.remove.end);
 		return 0;
 	default:
@@ -199,23 +205,25 @@ static void failing(struct fault_thread *ft, struct parked *p)
 	}
 	pthread_rwlock_rdlock(&ctx->regions_lock);
 	struct rwp_region *r = rwp_region_find_locked(ctx, addr);
+	int ret = r ? rwp_fetch_poison(ctx, r, rwp_page_of(r, addr)) : 0;
 
-	if (r)
-		rwp_fetch_poison(ctx, r, rwp_page_of(r, addr));
 	pthread_rwlock_unlock(&ctx->regions_lock);
+	if (ret) {
+		/* not even poison: keep the thread waiting and keep trying, never zero-fill */
+		p->why = PARK_FAILING;
+		p->retry_at = now + backoff_ns(10);
+		park(ft, p);
+	}
 }
 
 static void dispatch(struct fault_thread *ft, struct parked *p)
 {
 	struct rwp_ctx *ctx = ft->ctx;
 	const struct uffd_msg *msg = &p->msg;
-	bool fetch = false;
-	int ret = handle_msg(ft, msg, &fetch);
+	int ret = handle_msg(ft, msg, p->t_read);
 
 	switch (ret) {
 	case 0:
-		if (fetch)
-			rwp_latency_add(ctx->latency, rwp_now_ns() - p->t_read);
 		return;
 	case -EAGAIN:
 		p->why = PARK_AGAIN;

@@ -85,14 +85,16 @@ static int serve_hole(struct rwp_ctx *ctx, struct rwp_fetcher *f, struct rwp_reg
 	return ret < 0 ? ret : 0;
 }
 
-static void prefetch(struct rwp_ctx *ctx, struct rwp_fetcher *f, struct rwp_region *r,
-		     uint64_t pg)
+void rwp_fetch_prefetch(struct rwp_ctx *ctx, struct rwp_fetcher *f)
 {
+	struct rwp_region *r = f->around;
+	uint64_t pg = f->around_pg;
 	unsigned int w = ctx->fetch.no_prefetch ? 0 : ctx->fetch.prefetch;
 	uint64_t lo = UINT64_MAX, hi = 0;
 	size_t used = 0;
 
-	if (!w || r->page_size != PAGE_4K || atomic_load(&ctx->recorder))
+	f->around = NULL;
+	if (!r || !w || r->page_size != PAGE_4K || atomic_load(&ctx->recorder))
 		return;
 	if (w > PREFETCH_MAX / 2)
 		w = PREFETCH_MAX / 2;
@@ -186,7 +188,8 @@ int rwp_fetch_missing(struct rwp_ctx *ctx, struct rwp_fetcher *f, struct rwp_reg
 		ps_release(&r->state[pg], PS_RESIDENT);
 		rwp_tier_drop(t, ps_slot(s), r->page_size);
 		rwp_record_note(ctx, r, pg);
-		prefetch(ctx, f, r, pg);
+		f->around = r;
+		f->around_pg = pg;
 		break;
 	}
 	rwp_refault_note(ctx);
@@ -196,11 +199,23 @@ int rwp_fetch_missing(struct rwp_ctx *ctx, struct rwp_fetcher *f, struct rwp_reg
 
 int rwp_fetch_poison(struct rwp_ctx *ctx, struct rwp_region *r, uint64_t pg)
 {
-	int ret = rwp_uffd_poison(ctx->uffd, rwp_addr_of(r, pg), r->page_size);
+	uintptr_t addr = rwp_addr_of(r, pg);
+	int ret = rwp_uffd_poison(ctx->uffd, addr, r->page_size);
 
+	/* a write-protect marker is in the way: poison wants an empty PTE */
+	if (ret == -EEXIST && r->ops->id == RWP_BACKEND_WP_ASYNC) {
+		rwp_uffd_writeprotect(ctx->uffd, addr, r->page_size, UFFDIO_WRITEPROTECT_MODE_DONTWAKE);
+		ret = rwp_uffd_poison(ctx->uffd, addr, r->page_size);
+	}
+
+	if (ret < 0) {
+		rwp_log(ctx, RWP_LOG_ERR, "region %s page %llu: cannot poison it: %s", r->name,
+			(unsigned long long)pg, strerror(-ret));
+		return ret;
+	}
 	atomic_fetch_add(&ctx->cnt.poisoned, 1);
 	rwp_log(ctx, RWP_LOG_ERR,
 		"region %s page %llu: its tier cannot read it back; poisoned (SIGBUS on access)",
 		r->name, (unsigned long long)pg);
-	return ret < 0 ? ret : 0;
+	return 0;
 }

@@ -13,6 +13,9 @@ struct rwp_fetcher {
 	uint8_t *page;	  /* one page of the biggest size (2 MiB) */
 	uint8_t *nbr;	  /* PREFETCH_MAX 4 KiB pages for neighbours */
 	void *zero;	  /* a zero huge page for hugetlbfs, which has no UFFDIO_ZEROPAGE */
+	/* the page just fetched, whose neighbours rwp_fetch_prefetch() brings along */
+	struct rwp_region *around;
+	uint64_t around_pg;
 };
 
 void rwp_fetch_defaults(struct rwp_fetch_opts *o);
@@ -26,6 +29,9 @@ void rwp_fetcher_destroy(struct rwp_fetcher *f);
  */
 int rwp_fetch_missing(struct rwp_ctx *ctx, struct rwp_fetcher *f, struct rwp_region *r,
 		      uint64_t pg);
+
+/* Install the evicted neighbours of the last page fetched (regions_lock held). */
+void rwp_fetch_prefetch(struct rwp_ctx *ctx, struct rwp_fetcher *f);
 
 /* Give up on a page that cannot be read back: accesses get SIGBUS, never wrong data. */
 int rwp_fetch_poison(struct rwp_ctx *ctx, struct rwp_region *r, uint64_t pg);

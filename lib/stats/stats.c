@@ -43,7 +43,6 @@ RWP_EXPORT int rwp_stats(struct rwp_ctx *ctx, struct rwp_stats *st)
 		struct rwp_tier *tier = ctx->tiers[t];
 		struct rwp_tier_stats *ts = &st->tier[t];
 
-		pthread_mutex_lock(&tier->lock);
 		snprintf(ts->name, sizeof(ts->name), "%s", tier->name);
 		ts->pages = tier->pages;
 		ts->bytes = tier->bytes;
@@ -51,7 +50,6 @@ RWP_EXPORT int rwp_stats(struct rwp_ctx *ctx, struct rwp_stats *st)
 		ts->stores = tier->stores;
 		ts->loads = tier->loads;
 		ts->errors = tier->errors;
-		pthread_mutex_unlock(&tier->lock);
 		/* memory-backed tiers cost RAM; files and remote storage do not */
 		if (tier->ops->in_ram)
 			tier_ram += ts->used_bytes;

@@ -26,6 +26,7 @@
 struct filetier {
 	struct rwp_tier tier;
 	int fd;
+	pthread_mutex_t lock; /* the slot map; reads and writes go unlocked */
 	struct rwp_slots slots;
 	struct iovec iov[MAX_IOV];
 };
@@ -78,12 +79,14 @@ static int file_store(struct rwp_tier *t, struct rwp_store *v, size_t n, size_t 
 	unsigned int units = units_of(page_size);
 
 	(void)last;
+	pthread_mutex_lock(&f->lock);
 	for (size_t i = 0; i < n; i++) {
 		int64_t u = rwp_slots_alloc(&f->slots, units);
 
 		v[i].result = u < 0 ? (int)u : 0;
 		v[i].slot = u < 0 ? 0 : u / units;
 	}
+	pthread_mutex_unlock(&f->lock);
 	/* one pwritev per run of consecutive slots; a failed run frees its slots */
 	for (size_t i = 0, j; i < n; i = j) {
 		j = i + 1;
@@ -93,10 +96,12 @@ static int file_store(struct rwp_tier *t, struct rwp_store *v, size_t n, size_t 
 			j++;
 		int ret = write_run(f, &v[i], j - i, page_size);
 
+		pthread_mutex_lock(&f->lock);
 		for (size_t k = i; ret && k < j; k++) {
 			rwp_slots_free(&f->slots, unit_of_slot(v[k].slot, page_size), units);
 			v[k].result = ret;
 		}
+		pthread_mutex_unlock(&f->lock);
 	}
 	return 0;
 }
@@ -121,12 +126,16 @@ static int file_load(struct rwp_tier *t, uint32_t slot, void *page, size_t page_
 
 static void file_drop(struct rwp_tier *t, uint32_t slot, size_t page_size)
 {
-	rwp_slots_free(&to_file(t)->slots, unit_of_slot(slot, page_size), units_of(page_size));
+	struct filetier *f = to_file(t);
+
+	pthread_mutex_lock(&f->lock);
+	rwp_slots_free(&f->slots, unit_of_slot(slot, page_size), units_of(page_size));
+	pthread_mutex_unlock(&f->lock);
 }
 
 static uint64_t file_used(struct rwp_tier *t)
 {
-	return to_file(t)->slots.used * UNIT;
+	return __atomic_load_n(&to_file(t)->slots.used, __ATOMIC_RELAXED) * UNIT;
 }
 
 static void file_destroy(struct rwp_tier *t)
@@ -136,6 +145,7 @@ static void file_destroy(struct rwp_tier *t)
 	if (f->fd >= 0)
 		close(f->fd);
 	rwp_slots_destroy(&f->slots);
+	pthread_mutex_destroy(&f->lock);
 	free(f);
 }
 
@@ -180,6 +190,7 @@ RWP_EXPORT int rwp_tier_file_new(const struct rwp_tier_file_opts *opts, struct r
 	if (!limit || limit / UNIT > (uint64_t)PS_SLOT_MAX + 1)
 		limit = ((uint64_t)PS_SLOT_MAX + 1) * UNIT;
 	rwp_slots_init(&f->slots, limit / UNIT);
+	pthread_mutex_init(&f->lock, NULL);
 	rwp_tier_init(&f->tier, &file_ops, "file");
 	*out = &f->tier;
 	return 0;

@@ -19,6 +19,7 @@
 
 struct nbdtier {
 	struct rwp_tier tier;
+	pthread_mutex_t lock; /* the connection and the slot map */
 	char *uri;
 	struct nbd_handle *h;
 	unsigned int retries;
@@ -88,7 +89,11 @@ static int nbd_store(struct rwp_tier *t, struct rwp_store *v, size_t cnt, size_t
 {
 	struct nbdtier *n = to_nbd(t);
 	unsigned int units = page_size / UNIT;
-	int ret = connect_nbd(n);
+	int ret;
+
+	pthread_mutex_lock(&n->lock);
+	ret = connect_nbd(n);
+	pthread_mutex_unlock(&n->lock);
 
 	(void)last;
 	if (ret) {
@@ -96,17 +101,21 @@ static int nbd_store(struct rwp_tier *t, struct rwp_store *v, size_t cnt, size_t
 			v[i].result = ret;
 		return 0;
 	}
+	/* page by page, so that a fault's load can slip in between */
 	for (size_t i = 0; i < cnt; i++) {
+		pthread_mutex_lock(&n->lock);
 		int64_t u = rwp_slots_alloc(&n->slots, units);
 
 		if (u < 0) {
 			v[i].result = (int)u;
-			continue;
+		} else {
+			v[i].slot = u / units;
+			v[i].result = request(n, true, (void *)v[i].data, page_size,
+					      (uint64_t)u * UNIT);
+			if (v[i].result)
+				rwp_slots_free(&n->slots, u, units);
 		}
-		v[i].slot = u / units;
-		v[i].result = request(n, true, (void *)v[i].data, page_size, (uint64_t)u * UNIT);
-		if (v[i].result)
-			rwp_slots_free(&n->slots, u, units);
+		pthread_mutex_unlock(&n->lock);
 	}
 	return 0;
 }
@@ -114,15 +123,21 @@ static int nbd_store(struct rwp_tier *t, struct rwp_store *v, size_t cnt, size_t
 static int nbd_load(struct rwp_tier *t, uint32_t slot, void *page, size_t page_size)
 {
 	struct nbdtier *n = to_nbd(t);
+	int ret;
 
-	return request(n, false, page, page_size, (uint64_t)slot * page_size);
+	pthread_mutex_lock(&n->lock);
+	ret = request(n, false, page, page_size, (uint64_t)slot * page_size);
+	pthread_mutex_unlock(&n->lock);
+	return ret;
 }
 
 static void nbd_drop(struct rwp_tier *t, uint32_t slot, size_t page_size)
 {
 	struct nbdtier *n = to_nbd(t);
 
+	pthread_mutex_lock(&n->lock);
 	rwp_slots_free(&n->slots, (uint64_t)slot * (page_size / UNIT), page_size / UNIT);
+	pthread_mutex_unlock(&n->lock);
 }
 
 static uint64_t nbd_used(struct rwp_tier *t)
@@ -137,6 +152,7 @@ static void nbd_destroy(struct rwp_tier *t)
 
 	disconnect(n);
 	rwp_slots_destroy(&n->slots);
+	pthread_mutex_destroy(&n->lock);
 	free(n->uri);
 	free(n);
 }
@@ -164,6 +180,7 @@ RWP_EXPORT int rwp_tier_nbd_new(const struct rwp_tier_nbd_opts *opts, struct rwp
 		return -ENOMEM;
 	}
 	n->retries = OPTS_GET(opts, retries, 0) ?: 3;
+	pthread_mutex_init(&n->lock, NULL);
 	ret = connect_nbd(n);
 	if (ret) {
 		nbd_destroy(&n->tier);

@@ -9,7 +9,10 @@
  *
  * BUSY means a thread is moving the page (evicting, demoting, fetching); a fault on it
  * is held until the word changes. Transitions are compare-and-swap, so the evictor, the
- * fault thread and a replaying thread never move the same page at once.
+ * fault thread and a replaying thread never move the same page at once. A BUSY word
+ * keeps where the page came from, so that whoever opens the map after a crash can finish
+ * the move: a STORED page's tier and slot, PS_TIER_WAS_ZERO, or PS_TIER_EVICTING with the
+ * page's position in the eviction staging area.
  */
 #ifndef RWP_PAGESTATE_H
 #define RWP_PAGESTATE_H
@@ -27,6 +30,8 @@ enum { PS_RESIDENT = 0, PS_ZERO = 1, PS_STORED = 2, PS_BUSY = 3 };
 #define PS_SLOT_MASK ((1u << PS_TIER_SHIFT) - 1)
 #define PS_SLOT_MAX PS_SLOT_MASK
 #define PS_TIER_IMAGE 7u
+#define PS_TIER_WAS_ZERO 6u  /* BUSY only: claimed from ZERO */
+#define PS_TIER_EVICTING 5u  /* BUSY only: claimed for eviction, slot = staging position */
 #define PS_PREFETCHED 1u
 
 static inline unsigned int ps_kind(ps_t s)
@@ -57,10 +62,28 @@ static inline ps_t ps_load(_Atomic ps_t *p)
 	return atomic_load_explicit(p, memory_order_acquire);
 }
 
+static inline ps_t ps_busy(unsigned int tier, uint32_t slot)
+{
+	return ((ps_t)PS_BUSY << PS_KIND_SHIFT) | (tier << PS_TIER_SHIFT) | slot;
+}
+
+/* The BUSY word for a page claimed in state `from`. */
+static inline ps_t ps_busy_from(ps_t from)
+{
+	switch (ps_kind(from)) {
+	case PS_STORED:
+		return ps_busy(ps_tier(from), ps_slot(from));
+	case PS_ZERO:
+		return ps_busy(PS_TIER_WAS_ZERO, 0);
+	default:
+		return ps_busy(PS_TIER_EVICTING, 0);
+	}
+}
+
 /* Move a page from state `from` to BUSY; false if someone else changed it. */
 static inline int ps_claim(_Atomic ps_t *p, ps_t from)
 {
-	return atomic_compare_exchange_strong_explicit(p, &from, PS_BUSY_WORD,
+	return atomic_compare_exchange_strong_explicit(p, &from, ps_busy_from(from),
 						       memory_order_acq_rel, memory_order_acquire);
 }
 

@@ -12,16 +12,23 @@ void rwp_tier_init(struct rwp_tier *t, const struct rwp_tier_ops *ops, const cha
 {
 	t->ops = ops;
 	snprintf(t->name, sizeof(t->name), "%s", name);
-	pthread_mutex_init(&t->lock, NULL);
+	pthread_mutex_init(&t->inject_lock, NULL);
 }
 
 static bool injected(struct rwp_tier *t, bool load, int *err)
 {
-	if (!t->inject_count || t->inject_on_load != load)
+	bool hit = false;
+
+	if (!__atomic_load_n(&t->inject_count, __ATOMIC_RELAXED))
 		return false;
-	t->inject_count--;
-	*err = -t->inject_err;
-	return true;
+	pthread_mutex_lock(&t->inject_lock);
+	if (t->inject_count && t->inject_on_load == load) {
+		t->inject_count--;
+		*err = -t->inject_err;
+		hit = true;
+	}
+	pthread_mutex_unlock(&t->inject_lock);
+	return hit;
 }
 
 void rwp_tier_store(struct rwp_tier *t, struct rwp_store *v, size_t n, size_t page_size,
@@ -30,7 +37,6 @@ void rwp_tier_store(struct rwp_tier *t, struct rwp_store *v, size_t n, size_t pa
 	size_t from = 0;
 	int err;
 
-	pthread_mutex_lock(&t->lock);
 	while (from < n && injected(t, false, &err))
 		v[from++].result = err;
 	if (from < n && t->ops->store(t, v + from, n - from, page_size, last))
@@ -45,41 +51,36 @@ void rwp_tier_store(struct rwp_tier *t, struct rwp_store *v, size_t n, size_t pa
 			t->errors++;
 		}
 	}
-	pthread_mutex_unlock(&t->lock);
 }
 
 int rwp_tier_load(struct rwp_tier *t, uint32_t slot, void *page, size_t page_size)
 {
 	int ret;
 
-	pthread_mutex_lock(&t->lock);
 	if (!injected(t, true, &ret))
 		ret = t->ops->load(t, slot, page, page_size);
 	if (ret)
 		t->errors++;
 	else
 		t->loads++;
-	pthread_mutex_unlock(&t->lock);
 	return ret;
 }
 
 void rwp_tier_drop(struct rwp_tier *t, uint32_t slot, size_t page_size)
 {
-	pthread_mutex_lock(&t->lock);
 	t->ops->drop(t, slot, page_size);
 	t->pages--;
 	t->bytes -= page_size;
-	pthread_mutex_unlock(&t->lock);
 }
 
 RWP_EXPORT void __rwp_tier_inject(struct rwp_tier *t, bool on_load, int err,
 				  unsigned int count)
 {
-	pthread_mutex_lock(&t->lock);
+	pthread_mutex_lock(&t->inject_lock);
 	t->inject_on_load = on_load;
 	t->inject_err = err < 0 ? -err : err;
 	t->inject_count = count;
-	pthread_mutex_unlock(&t->lock);
+	pthread_mutex_unlock(&t->inject_lock);
 }
 
 RWP_EXPORT const char *rwp_tier_name(const struct rwp_tier *t)
@@ -91,7 +92,7 @@ RWP_EXPORT void rwp_tier_free(struct rwp_tier *t)
 {
 	if (!t || t->attached)
 		return;
-	pthread_mutex_destroy(&t->lock);
+	pthread_mutex_destroy(&t->inject_lock);
 	t->ops->destroy(t);
 }
 
@@ -117,6 +118,9 @@ RWP_EXPORT int rwp_tier_attach(struct rwp_ctx *ctx, struct rwp_tier *t, unsigned
 	if (!ret) {
 		t->index = ctx->nr_tiers;
 		t->demote_age = demote_age;
+		ret = t->ops->bind ? t->ops->bind(t, ctx) : 0;
+	}
+	if (!ret) {
 		t->attached = true;
 		ctx->tiers[ctx->nr_tiers++] = t;
 		rwp_log(ctx, RWP_LOG_INFO, "tier %u: %s", t->index, t->name);

@@ -27,18 +27,31 @@ struct rwp_tier_ops {
 	void (*drop)(struct rwp_tier *t, uint32_t slot, size_t page_size);
 	uint64_t (*used_bytes)(struct rwp_tier *t);
 	void (*destroy)(struct rwp_tier *t);
+	/* optional: set up storage once the tier is in a context's chain */
+	int (*bind)(struct rwp_tier *t, struct rwp_ctx *ctx);
+	/*
+	 * optional, after a restart: every slot a page map refers to is marked, then done()
+	 * frees what nothing refers to (a store the dead owner never recorded) and returns
+	 * how many it freed.
+	 */
+	void (*recover_mark)(struct rwp_tier *t, uint32_t slot, size_t page_size);
+	uint64_t (*recover_done)(struct rwp_tier *t);
 };
 
+/*
+ * The evictor stores (one at a time: it runs under the context's track_lock) while the
+ * fault thread, a replay or a drain load and drop: each tier locks what it shares, and
+ * no more, so a fault never waits for a batch being compressed or written.
+ */
 struct rwp_tier {
 	const struct rwp_tier_ops *ops;
 	char name[16];
-	pthread_mutex_t lock; /* the evictor and the fault thread use a tier at once */
 	unsigned int index;
 	unsigned int demote_age;
 	bool attached;
-	/* counters, under lock */
-	uint64_t pages, bytes, stores, loads, errors;
+	_Atomic uint64_t pages, bytes, stores, loads, errors;
 	/* failure injection */
+	pthread_mutex_t inject_lock;
 	int inject_err;
 	unsigned int inject_count;
 	bool inject_on_load;

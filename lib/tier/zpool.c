@@ -1,79 +1,192 @@
 // SPDX-License-Identifier: MIT
+/*
+ * File layout (offsets fixed, the file sparse):
+ *   [0, 4K)            header
+ *   [HANDLES, +16*NH)  handle table: {u64 off, u32 len, u8 kind, u8 used, u16 pad}
+ *   [METAS, +136*NB)   block metadata: {u16 class, u16 used, u32 run, u64 bitmap[16]}
+ *   [BLOCKS, ...)      64 KiB blocks
+ * A used handle points into a block whose bitmap has the object's bit set. What is only
+ * in memory (lists of blocks with room, free handles) is rebuilt when the file is opened.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "zpool.h"
 #include "pagestate.h"
 
 #include <errno.h>
-#include <stdbool.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#define BLOCK_SIZE 65536u
-#define CLASS_STEP 64u
-#define NR_CLASSES (4096u / CLASS_STEP)
-#define MAX_OBJS (BLOCK_SIZE / CLASS_STEP)
-#define NO_BLOCK UINT32_MAX
+#define MAGIC 0x4c4f4f505a505752ULL /* "RWPZPOOL" */
+#define BLOCK 65536u
+#define STEP 64u
+#define NR_CLASSES (4096u / STEP)
+#define MAX_OBJS (BLOCK / STEP)
+#define BIG 0xffff	     /* class of a block run holding one big object */
+#define CONT 0xfffe	     /* class of the blocks a run continues into */
+#define NH (1ULL << 27)	     /* handles: every slot a page state can name */
+#define NB (1ULL << 20)	     /* blocks: 64 GiB of compressed data */
+#define HANDLES 4096ULL
+#define METAS (HANDLES + NH * 16)
+#define BLOCKS ((METAS + NB * 136 + BLOCK - 1) / BLOCK * BLOCK)
+#define FILE_SIZE (BLOCKS + NB * BLOCK)
+#define NONE UINT32_MAX
 
-struct zblock {
-	uint8_t *base;
-	uint32_t next_partial; /* next block of this class with room, or NO_BLOCK */
-	uint16_t cls;
-	uint16_t used;
-	uint64_t freemap[MAX_OBJS / 64]; /* bit set = object in use */
+struct zheader {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t pad;
+	uint64_t handles_hw; /* handles ever used: [0, hw) */
+	uint64_t blocks_hw;  /* blocks ever used */
 };
 
 struct zhandle {
-	uint8_t *ptr;	/* NULL: free handle */
+	uint64_t off;
 	uint32_t len;
-	uint32_t block; /* NO_BLOCK: allocated alone */
+	uint8_t kind;
+	uint8_t used;
+	uint16_t pad;
+};
+
+struct zmeta {
+	uint16_t cls;
+	uint16_t used;
+	uint32_t run; /* BIG: blocks in the run */
+	uint64_t bitmap[MAX_OBJS / 64];
 };
 
 struct zpool {
-	struct zblock *blocks;
-	uint32_t nr_blocks, cap_blocks;
-	uint32_t free_block;		   /* a released zblock entry to reuse, or NO_BLOCK */
-	uint32_t partial[NR_CLASSES];	   /* head of each class's list of blocks with room */
+	int fd;
+	uint8_t *map;
+	struct zheader *hdr;
 	struct zhandle *handles;
-	uint32_t nr_handles, cap_handles;
+	struct zmeta *metas;
+	/* in memory only */
+	uint32_t *next_partial; /* per block: the next block of its class with room */
+	uint32_t partial[NR_CLASSES];
 	uint32_t *free_handles;
-	uint32_t nr_free_handles;
-	uint64_t big_bytes;
-	uint32_t live_blocks;
+	uint64_t nr_free_handles, cap_free_handles;
+	uint32_t *free_blocks;
+	uint64_t nr_free_blocks, cap_free_blocks;
 };
 
 static uint32_t obj_size(unsigned int cls)
 {
-	return (cls + 1) * CLASS_STEP;
+	return (cls + 1) * STEP;
 }
 
 static uint32_t objs_per_block(unsigned int cls)
 {
-	return BLOCK_SIZE / obj_size(cls);
+	return BLOCK / obj_size(cls);
 }
 
-struct zpool *zpool_new(void)
+static uint32_t block_of(uint64_t off)
+{
+	return (off - BLOCKS) / BLOCK;
+}
+
+static int push(uint32_t **v, uint64_t *n, uint64_t *cap, uint32_t x)
+{
+	if (*n == *cap) {
+		uint64_t c = *cap ? *cap * 2 : 1024;
+		void *nv = realloc(*v, c * sizeof(**v));
+
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = c;
+	}
+	(*v)[(*n)++] = x;
+	return 0;
+}
+
+static void punch(struct zpool *p, uint32_t b, uint32_t n)
+{
+	/* gives the memory back; the metadata says the blocks are free */
+	fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		  BLOCKS + (uint64_t)b * BLOCK, (uint64_t)n * BLOCK);
+}
+
+/* Rebuild the in-memory lists from the file. */
+static int rebuild(struct zpool *p)
+{
+	for (unsigned int c = 0; c < NR_CLASSES; c++)
+		p->partial[c] = NONE;
+	for (uint64_t h = 0; h < p->hdr->handles_hw; h++)
+		if (!p->handles[h].used && push(&p->free_handles, &p->nr_free_handles,
+						&p->cap_free_handles, h))
+			return -ENOMEM;
+	for (uint64_t b = p->hdr->blocks_hw; b-- > 0;) {
+		struct zmeta *m = &p->metas[b];
+
+		if (m->cls == CONT)
+			continue;
+		if (!m->used) {
+			if (push(&p->free_blocks, &p->nr_free_blocks, &p->cap_free_blocks, b))
+				return -ENOMEM;
+			continue;
+		}
+		if (m->cls < NR_CLASSES && m->used < objs_per_block(m->cls)) {
+			p->next_partial[b] = p->partial[m->cls];
+			p->partial[m->cls] = b;
+		}
+	}
+	return 0;
+}
+
+int zpool_open(int fd, struct zpool **out)
 {
 	struct zpool *p = calloc(1, sizeof(*p));
+	struct stat st;
+	int ret = -ENOMEM;
 
 	if (!p)
-		return NULL;
-	p->free_block = NO_BLOCK;
-	for (unsigned int c = 0; c < NR_CLASSES; c++)
-		p->partial[c] = NO_BLOCK;
-	return p;
+		return -ENOMEM;
+	p->fd = fd;
+	if (fstat(fd, &st) || ((uint64_t)st.st_size < FILE_SIZE && ftruncate(fd, FILE_SIZE))) {
+		ret = -errno;
+		goto err;
+	}
+	p->map = mmap(NULL, FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	if (p->map == MAP_FAILED) {
+		p->map = NULL;
+		ret = -errno;
+		goto err;
+	}
+	p->hdr = (struct zheader *)p->map;
+	p->handles = (struct zhandle *)(p->map + HANDLES);
+	p->metas = (struct zmeta *)(p->map + METAS);
+	if (!p->hdr->magic) {
+		p->hdr->version = 1;
+		p->hdr->magic = MAGIC;
+	} else if (p->hdr->magic != MAGIC || p->hdr->version != 1) {
+		ret = -EINVAL;
+		goto err;
+	}
+	p->next_partial = calloc(NB, sizeof(*p->next_partial));
+	if (!p->next_partial || rebuild(p))
+		goto err;
+	*out = p;
+	return 0;
+err:
+	zpool_close(p);
+	return ret;
 }
 
-void zpool_free(struct zpool *p)
+void zpool_close(struct zpool *p)
 {
 	if (!p)
 		return;
-	for (uint32_t i = 0; i < p->nr_blocks; i++)
-		free(p->blocks[i].base);
-	for (uint32_t i = 0; i < p->nr_handles; i++)
-		if (p->handles[i].ptr && p->handles[i].block == NO_BLOCK)
-			free(p->handles[i].ptr);
-	free(p->blocks);
-	free(p->handles);
+	if (p->map)
+		munmap(p->map, FILE_SIZE);
+	free(p->next_partial);
 	free(p->free_handles);
+	free(p->free_blocks);
 	free(p);
 }
 
@@ -81,162 +194,153 @@ static int64_t new_handle(struct zpool *p)
 {
 	if (p->nr_free_handles)
 		return p->free_handles[--p->nr_free_handles];
-	if (p->nr_handles == p->cap_handles) {
-		uint32_t cap = p->cap_handles ? p->cap_handles * 2 : 4096;
-		void *h, *f;
-
-		if (cap > PS_SLOT_MAX + 1u)
-			cap = PS_SLOT_MAX + 1u;
-		if (p->nr_handles >= cap)
-			return -ENOSPC;
-		h = realloc(p->handles, cap * sizeof(*p->handles));
-		if (!h)
-			return -ENOMEM;
-		p->handles = h;
-		f = realloc(p->free_handles, cap * sizeof(*p->free_handles));
-		if (!f)
-			return -ENOMEM;
-		p->free_handles = f;
-		p->cap_handles = cap;
-	}
-	return p->nr_handles++;
+	if (p->hdr->handles_hw == NH)
+		return -ENOSPC;
+	return p->hdr->handles_hw++;
 }
 
-static int64_t new_block(struct zpool *p, unsigned int cls)
+/* n free consecutive blocks (n == 1 reuses a freed one). */
+static int64_t new_blocks(struct zpool *p, uint32_t n)
 {
-	uint32_t b;
+	uint64_t b;
 
-	if (p->free_block != NO_BLOCK) {
-		b = p->free_block;
-		p->free_block = p->blocks[b].next_partial;
-	} else {
-		if (p->nr_blocks == p->cap_blocks) {
-			uint32_t cap = p->cap_blocks ? p->cap_blocks * 2 : 64;
-			void *v = realloc(p->blocks, cap * sizeof(*p->blocks));
-
-			if (!v)
-				return -ENOMEM;
-			p->blocks = v;
-			p->cap_blocks = cap;
-		}
-		b = p->nr_blocks++;
-	}
-	struct zblock *blk = &p->blocks[b];
-
-	memset(blk, 0, sizeof(*blk));
-	blk->base = malloc(BLOCK_SIZE);
-	if (!blk->base) {
-		blk->next_partial = p->free_block;
-		p->free_block = b;
-		return -ENOMEM;
-	}
-	blk->cls = cls;
-	blk->next_partial = p->partial[cls];
-	p->partial[cls] = b;
-	p->live_blocks++;
+	if (n == 1 && p->nr_free_blocks)
+		return p->free_blocks[--p->nr_free_blocks];
+	if (p->hdr->blocks_hw + n > NB)
+		return -ENOSPC;
+	b = p->hdr->blocks_hw;
+	p->hdr->blocks_hw += n;
 	return b;
 }
 
-int64_t zpool_alloc(struct zpool *p, uint32_t len, uint8_t **buf)
+int64_t zpool_alloc(struct zpool *p, uint32_t len, uint8_t kind, uint8_t **buf)
 {
-	int64_t h = new_handle(p);
+	int64_t h = new_handle(p), b;
+	struct zhandle *zh;
+	uint64_t off;
 
 	if (h < 0)
 		return h;
-	struct zhandle *zh = &p->handles[h];
-
 	if (len > 4096) {
-		zh->ptr = malloc(len);
-		if (!zh->ptr)
-			goto nomem;
-		zh->block = NO_BLOCK;
-		p->big_bytes += len;
-	} else {
-		unsigned int cls = (len + CLASS_STEP - 1) / CLASS_STEP - (len ? 1 : 0);
-		int64_t b = p->partial[cls];
+		uint32_t n = (len + BLOCK - 1) / BLOCK;
 
-		if (b == NO_BLOCK && (b = new_block(p, cls)) < 0)
-			goto nomem;
-		struct zblock *blk = &p->blocks[b];
+		b = new_blocks(p, n);
+		if (b < 0)
+			goto fail;
+		p->metas[b] = (struct zmeta){ .cls = BIG, .used = 1, .run = n };
+		for (uint32_t i = 1; i < n; i++)
+			p->metas[b + i] = (struct zmeta){ .cls = CONT };
+		off = BLOCKS + (uint64_t)b * BLOCK;
+	} else {
+		unsigned int cls = len ? (len - 1) / STEP : 0;
+		struct zmeta *m;
 		uint32_t obj = 0;
 
+		b = p->partial[cls];
+		if (b == NONE) {
+			b = new_blocks(p, 1);
+			if (b < 0)
+				goto fail;
+			p->metas[b] = (struct zmeta){ .cls = cls };
+			p->next_partial[b] = NONE;
+			p->partial[cls] = b;
+		}
+		m = &p->metas[b];
 		for (uint32_t w = 0; w < MAX_OBJS / 64; w++) {
-			if (~blk->freemap[w]) {
-				obj = w * 64 + __builtin_ctzll(~blk->freemap[w]);
+			if (~m->bitmap[w]) {
+				obj = w * 64 + __builtin_ctzll(~m->bitmap[w]);
 				break;
 			}
 		}
-		blk->freemap[obj / 64] |= 1ULL << (obj % 64);
-		if (++blk->used == objs_per_block(cls))
-			p->partial[cls] = blk->next_partial; /* full: off the list */
-		zh->ptr = blk->base + obj * obj_size(cls);
-		zh->block = b;
+		m->bitmap[obj / 64] |= 1ULL << (obj % 64);
+		if (++m->used == objs_per_block(cls))
+			p->partial[cls] = p->next_partial[b]; /* full: off the list */
+		off = BLOCKS + (uint64_t)b * BLOCK + (uint64_t)obj * obj_size(cls);
 	}
-	zh->len = len;
-	*buf = zh->ptr;
+	zh = &p->handles[h];
+	*zh = (struct zhandle){ .off = off, .len = len, .kind = kind, .used = 1 };
+	*buf = p->map + off;
 	return h;
-nomem:
-	zh->ptr = NULL;
-	p->free_handles[p->nr_free_handles++] = h;
-	return -ENOMEM;
+fail:
+	push(&p->free_handles, &p->nr_free_handles, &p->cap_free_handles, h);
+	return b;
 }
 
-const uint8_t *zpool_get(const struct zpool *p, uint32_t slot, uint32_t *len)
+const uint8_t *zpool_get(const struct zpool *p, uint32_t slot, uint32_t *len, uint8_t *kind)
 {
-	if (slot >= p->nr_handles || !p->handles[slot].ptr)
+	const struct zhandle *zh;
+
+	if (slot >= p->hdr->handles_hw || !p->handles[slot].used)
 		return NULL;
-	*len = p->handles[slot].len;
-	return p->handles[slot].ptr;
+	zh = &p->handles[slot];
+	*len = zh->len;
+	*kind = zh->kind;
+	return p->map + zh->off;
+}
+
+bool zpool_in_use(const struct zpool *p, uint32_t slot)
+{
+	return slot < p->hdr->handles_hw && p->handles[slot].used;
+}
+
+uint32_t zpool_slot_limit(const struct zpool *p)
+{
+	return p->hdr->handles_hw;
 }
 
 static void unlink_partial(struct zpool *p, uint32_t b)
 {
-	uint32_t *pp = &p->partial[p->blocks[b].cls];
+	uint32_t *pp = &p->partial[p->metas[b].cls];
 
-	while (*pp != NO_BLOCK && *pp != b)
-		pp = &p->blocks[*pp].next_partial;
+	while (*pp != NONE && *pp != b)
+		pp = &p->next_partial[*pp];
 	if (*pp == b)
-		*pp = p->blocks[b].next_partial;
+		*pp = p->next_partial[b];
 }
 
 void zpool_release(struct zpool *p, uint32_t slot)
 {
 	struct zhandle *zh;
+	struct zmeta *m;
+	uint32_t b;
 
-	if (slot >= p->nr_handles || !p->handles[slot].ptr)
+	if (!zpool_in_use(p, slot))
 		return;
 	zh = &p->handles[slot];
-	if (zh->block == NO_BLOCK) {
-		p->big_bytes -= zh->len;
-		free(zh->ptr);
-	} else {
-		struct zblock *blk = &p->blocks[zh->block];
-		unsigned int cls = blk->cls;
-		uint32_t obj = (zh->ptr - blk->base) / obj_size(cls);
-		bool was_full = blk->used == objs_per_block(cls);
+	b = block_of(zh->off);
+	m = &p->metas[b];
+	if (m->cls == BIG) {
+		uint32_t n = m->run;
 
-		blk->freemap[obj / 64] &= ~(1ULL << (obj % 64));
-		blk->used--;
-		if (!blk->used) {
-			/* empty: give the memory back */
+		for (uint32_t i = 0; i < n; i++)
+			p->metas[b + i] = (struct zmeta){ 0 };
+		punch(p, b, n);
+		for (uint32_t i = 0; i < n; i++)
+			push(&p->free_blocks, &p->nr_free_blocks, &p->cap_free_blocks, b + i);
+	} else {
+		unsigned int cls = m->cls;
+		uint32_t obj = (zh->off - (BLOCKS + (uint64_t)b * BLOCK)) / obj_size(cls);
+		bool was_full = m->used == objs_per_block(cls);
+
+		m->bitmap[obj / 64] &= ~(1ULL << (obj % 64));
+		m->used--;
+		if (!m->used) {
 			if (!was_full)
-				unlink_partial(p, zh->block);
-			free(blk->base);
-			blk->base = NULL;
-			blk->next_partial = p->free_block;
-			p->free_block = zh->block;
-			p->live_blocks--;
+				unlink_partial(p, b);
+			punch(p, b, 1);
+			push(&p->free_blocks, &p->nr_free_blocks, &p->cap_free_blocks, b);
 		} else if (was_full) {
-			blk->next_partial = p->partial[cls];
-			p->partial[cls] = zh->block;
+			p->next_partial[b] = p->partial[cls];
+			p->partial[cls] = b;
 		}
 	}
-	zh->ptr = NULL;
-	p->free_handles[p->nr_free_handles++] = slot;
+	*zh = (struct zhandle){ 0 };
+	push(&p->free_handles, &p->nr_free_handles, &p->cap_free_handles, slot);
 }
 
 uint64_t zpool_used_bytes(const struct zpool *p)
 {
-	return (uint64_t)p->live_blocks * BLOCK_SIZE + p->big_bytes +
-	       (uint64_t)p->cap_handles * (sizeof(struct zhandle) + sizeof(uint32_t));
+	struct stat st;
+
+	return fstat(p->fd, &st) ? 0 : (uint64_t)st.st_blocks * 512;
 }

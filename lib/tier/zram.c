@@ -6,16 +6,21 @@
 
 #include <errno.h>
 #include <lz4.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <zstd.h>
 
-/* Stored pages carry one header byte: how to read them back. */
-enum { Z_RAW = 0, Z_LZ4 = 1, Z_ZSTD = 2 };
+/* An object's kind in the pool says how to read it back. */
+enum { Z_RAW = 1, Z_LZ4 = 2, Z_ZSTD = 3 };
 
 struct zram {
 	struct rwp_tier tier;
+	pthread_mutex_t lock; /* the pool and the zstd decompression context */
 	struct zpool *pool;
+	int fd;
+	uint64_t *seen; /* recovery: slots the page maps still refer to */
 	enum rwp_codec codec;
 	int level;
 	double max_ratio;
@@ -33,8 +38,8 @@ static struct zram *to_zram(struct rwp_tier *t)
 
 static int scratch_for(struct zram *z, size_t page_size)
 {
-	size_t need = 1 + (z->codec == RWP_CODEC_ZSTD ? ZSTD_compressBound(page_size)
-						       : (size_t)LZ4_compressBound(page_size));
+	size_t need = z->codec == RWP_CODEC_ZSTD ? ZSTD_compressBound(page_size)
+						 : (size_t)LZ4_compressBound(page_size);
 
 	if (z->scratch_len >= need)
 		return 0;
@@ -46,46 +51,43 @@ static int scratch_for(struct zram *z, size_t page_size)
 
 static size_t compress(struct zram *z, const void *page, size_t page_size)
 {
-	uint8_t *out = z->scratch + 1;
-	size_t cap = z->scratch_len - 1;
-
 	if (z->codec == RWP_CODEC_ZSTD) {
-		size_t n = ZSTD_compressCCtx(z->cctx, out, cap, page, page_size, z->level);
+		size_t n = ZSTD_compressCCtx(z->cctx, z->scratch, z->scratch_len, page, page_size,
+					     z->level);
 
-		z->scratch[0] = Z_ZSTD;
-		return ZSTD_isError(n) ? 0 : n + 1;
+		return ZSTD_isError(n) ? 0 : n;
 	}
-	int n = LZ4_compress_fast(page, (char *)out, page_size, cap, z->level);
+	int n = LZ4_compress_fast(page, (char *)z->scratch, page_size, z->scratch_len, z->level);
 
-	z->scratch[0] = Z_LZ4;
-	return n > 0 ? (size_t)n + 1 : 0;
+	return n > 0 ? (size_t)n : 0;
 }
 
 static int store_one(struct zram *z, struct rwp_store *s, size_t page_size, bool last)
 {
 	size_t n = compress(z, s->data, page_size);
 	const void *src = z->scratch;
+	uint8_t kind = z->codec == RWP_CODEC_ZSTD ? Z_ZSTD : Z_LZ4;
 	uint8_t *dst;
 	int64_t slot;
 
 	if (!n || n > z->max_ratio * page_size) {
 		if (!last)
 			return -E2BIG; /* the next tier stores it as well for less RAM */
-		z->scratch[0] = Z_RAW;
-		n = 1 + page_size;
-		src = NULL;
+		kind = Z_RAW;
+		n = page_size;
+		src = s->data;
 	}
+	/* compressed outside the lock: a fault only waits for the copy into the pool */
+	pthread_mutex_lock(&z->lock);
 	if (z->max_bytes && zpool_used_bytes(z->pool) + n > z->max_bytes)
-		return -ENOSPC;
-	slot = zpool_alloc(z->pool, n, &dst);
+		slot = -ENOSPC;
+	else
+		slot = zpool_alloc(z->pool, n, kind, &dst);
+	if (slot >= 0)
+		memcpy(dst, src, n);
+	pthread_mutex_unlock(&z->lock);
 	if (slot < 0)
 		return slot == -ENOMEM ? -ENOSPC : (int)slot;
-	if (src) {
-		memcpy(dst, src, n);
-	} else {
-		dst[0] = Z_RAW;
-		memcpy(dst + 1, s->data, page_size);
-	}
 	s->slot = slot;
 	return 0;
 }
@@ -101,54 +103,131 @@ static int zram_store(struct rwp_tier *t, struct rwp_store *v, size_t n, size_t 
 	return 0;
 }
 
-static int zram_load(struct rwp_tier *t, uint32_t slot, void *page, size_t page_size)
+static int decompress(struct zram *z, const uint8_t *obj, uint32_t len, uint8_t kind,
+		      void *page, size_t page_size)
 {
-	struct zram *z = to_zram(t);
-	uint32_t len;
-	const uint8_t *obj = zpool_get(z->pool, slot, &len);
+	size_t n;
 
-	if (!obj || len < 1)
+	if (!obj)
 		return -EINVAL;
-	switch (obj[0]) {
+	switch (kind) {
 	case Z_RAW:
-		if (len - 1 != page_size)
+		if (len != page_size)
 			return -EIO;
-		memcpy(page, obj + 1, page_size);
+		memcpy(page, obj, page_size);
 		return 0;
 	case Z_LZ4:
-		return LZ4_decompress_safe((const char *)obj + 1, page, len - 1, page_size) ==
+		return LZ4_decompress_safe((const char *)obj, page, len, page_size) ==
 			       (int)page_size
 			       ? 0
 			       : -EIO;
-	case Z_ZSTD: {
-		size_t n = ZSTD_decompressDCtx(z->dctx, page, page_size, obj + 1, len - 1);
-
+	case Z_ZSTD:
+		if (!z->dctx && !(z->dctx = ZSTD_createDCtx()))
+			return -ENOMEM;
+		n = ZSTD_decompressDCtx(z->dctx, page, page_size, obj, len);
 		return !ZSTD_isError(n) && n == page_size ? 0 : -EIO;
-	}
 	}
 	return -EIO;
 }
 
+static int zram_load(struct rwp_tier *t, uint32_t slot, void *page, size_t page_size)
+{
+	struct zram *z = to_zram(t);
+	const uint8_t *obj;
+	uint32_t len = 0;
+	uint8_t kind = 0;
+	int ret;
+
+	pthread_mutex_lock(&z->lock);
+	obj = zpool_get(z->pool, slot, &len, &kind);
+	ret = decompress(z, obj, len, kind, page, page_size);
+	pthread_mutex_unlock(&z->lock);
+	return ret;
+}
+
 static void zram_drop(struct rwp_tier *t, uint32_t slot, size_t page_size)
 {
+	struct zram *z = to_zram(t);
+
 	(void)page_size;
-	zpool_release(to_zram(t)->pool, slot);
+	pthread_mutex_lock(&z->lock);
+	zpool_release(z->pool, slot);
+	pthread_mutex_unlock(&z->lock);
 }
 
 static uint64_t zram_used(struct rwp_tier *t)
 {
-	return zpool_used_bytes(to_zram(t)->pool);
+	struct zram *z = to_zram(t);
+	uint64_t n;
+
+	pthread_mutex_lock(&z->lock);
+	n = zpool_used_bytes(z->pool);
+	pthread_mutex_unlock(&z->lock);
+	return n;
 }
 
 static void zram_destroy(struct rwp_tier *t)
 {
 	struct zram *z = to_zram(t);
 
-	zpool_free(z->pool);
+	zpool_close(z->pool);
+	if (z->fd >= 0)
+		close(z->fd);
+	free(z->seen);
+	pthread_mutex_destroy(&z->lock);
 	ZSTD_freeCCtx(z->cctx);
 	ZSTD_freeDCtx(z->dctx);
 	free(z->scratch);
 	free(z);
+}
+
+/* The pool goes in the context's state directory, where it outlives the process. */
+static int zram_bind(struct rwp_tier *t, struct rwp_ctx *ctx)
+{
+	struct zram *z = to_zram(t);
+	char name[32];
+	int ret;
+
+	snprintf(name, sizeof(name), "tier-%u.zram", t->index);
+	ret = rwp_state_open(ctx, name, &z->fd);
+	if (ret)
+		return ret;
+	ret = zpool_open(z->fd, &z->pool);
+	if (ret)
+		return rwp_err(ctx, -ret, "%s: not a compressed-RAM pool", name);
+	return 0;
+}
+
+static void zram_recover_mark(struct rwp_tier *t, uint32_t slot, size_t page_size)
+{
+	struct zram *z = to_zram(t);
+	uint32_t limit = zpool_slot_limit(z->pool);
+
+	(void)page_size;
+	if (!z->seen)
+		z->seen = calloc((limit + 63) / 64 + 1, 8);
+	if (z->seen && slot < limit)
+		z->seen[slot / 64] |= 1ULL << (slot % 64);
+}
+
+/* An object no page refers to was being stored when the last owner died: free it. */
+static uint64_t zram_recover_done(struct rwp_tier *t)
+{
+	struct zram *z = to_zram(t);
+	uint32_t limit = zpool_slot_limit(z->pool);
+	uint64_t freed = 0;
+
+	if (!z->seen)
+		z->seen = calloc((limit + 63) / 64 + 1, 8);
+	for (uint32_t s = 0; z->seen && s < limit; s++) {
+		if (zpool_in_use(z->pool, s) && !(z->seen[s / 64] & (1ULL << (s % 64)))) {
+			zpool_release(z->pool, s);
+			freed++;
+		}
+	}
+	free(z->seen);
+	z->seen = NULL;
+	return freed;
 }
 
 static const struct rwp_tier_ops zram_ops = {
@@ -159,6 +238,9 @@ static const struct rwp_tier_ops zram_ops = {
 	.drop = zram_drop,
 	.used_bytes = zram_used,
 	.destroy = zram_destroy,
+	.bind = zram_bind,
+	.recover_mark = zram_recover_mark,
+	.recover_done = zram_recover_done,
 };
 
 RWP_EXPORT int rwp_tier_zram_new(const struct rwp_tier_zram_opts *opts, struct rwp_tier **out)
@@ -180,12 +262,9 @@ RWP_EXPORT int rwp_tier_zram_new(const struct rwp_tier_zram_opts *opts, struct r
 		free(z);
 		return -EINVAL;
 	}
-	z->pool = zpool_new();
-	if (z->codec == RWP_CODEC_ZSTD) {
-		z->cctx = ZSTD_createCCtx();
-		z->dctx = ZSTD_createDCtx();
-	}
-	if (!z->pool || (z->codec == RWP_CODEC_ZSTD && (!z->cctx || !z->dctx))) {
+	pthread_mutex_init(&z->lock, NULL);
+	z->fd = -1;
+	if (z->codec == RWP_CODEC_ZSTD && !(z->cctx = ZSTD_createCCtx())) {
 		zram_destroy(&z->tier);
 		return -ENOMEM;
 	}

@@ -109,6 +109,8 @@ void rwp_ages_fold_touched(struct rwp_region *r)
 {
 	uint64_t *w = words(r);
 	size_t n = nr_words(r);
+	/* the padding of the last word must stay 0, masked in the CAS: touches race it */
+	uint64_t pad = r->nr_pages % 8 ? (1ULL << (8 * (r->nr_pages % 8))) - 1 : ~0ULL;
 
 	memset(r->hist, 0, sizeof(r->hist));
 	r->hot_last = 0;
@@ -119,7 +121,7 @@ void rwp_ages_fold_touched(struct rwp_region *r)
 			uint64_t touched = (old & HIGHS) >> 7; /* 1 in each touched byte */
 			uint64_t keep = ~(touched * 0xff);     /* 0x00 in touched bytes */
 
-			new = step_word(old & ~HIGHS) & keep;
+			new = step_word(old & ~HIGHS) & keep & (i == n - 1 ? pad : ~0ULL);
 		} while (!__atomic_compare_exchange_n(&w[i], &old, new, false, __ATOMIC_RELAXED,
 						      __ATOMIC_RELAXED));
 		for (size_t b = 0; b < 8 && i * 8 + b < r->nr_pages; b++) {
@@ -129,8 +131,6 @@ void rwp_ages_fold_touched(struct rwp_region *r)
 			r->hot_last += !age;
 		}
 	}
-	if (r->nr_pages % 8)
-		w[n - 1] &= (1ULL << (8 * (r->nr_pages % 8))) - 1;
 }
 
 static uint8_t age_at(const struct rwp_region *r, uint64_t pg)

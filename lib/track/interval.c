@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Detection intervals over all regions of a context. */
 #include "scan.h"
+#include "../core/maps.h"
 
 #include <errno.h>
 #include <string.h>
@@ -60,6 +61,12 @@ static bool range_vanished(int err)
 	return err == -ENOENT || err == -EFAULT || err == -ENOMEM || err == -EINVAL;
 }
 
+/* Is the region still mapped? An error alone does not say it went away. */
+static bool rwp_region_mapped(struct rwp_region *r)
+{
+	return rwp_maps_covers(r->ctx->self ? 0 : r->ctx->pid, r->addr, r->addr + r->len);
+}
+
 static int region_step(struct rwp_region *r, bool start)
 {
 	int ret;
@@ -73,7 +80,7 @@ static int region_step(struct rwp_region *r, bool start)
 		ret = r->ops->tick(r);
 	}
 	/* unmapped or moved while we worked on it: not a tracking error */
-	if (ret && (range_vanished(ret) || atomic_load(&r->gone))) {
+	if (ret && (atomic_load(&r->gone) || (range_vanished(ret) && !rwp_region_mapped(r)))) {
 		rwp_region_mark_gone(r->ctx, r->addr, r->addr + r->len, "vanished");
 		return 0;
 	}

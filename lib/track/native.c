@@ -50,6 +50,31 @@ static int native_fault(struct rwp_region *r, const struct uffd_msg *msg, uint64
 	return rwp_uffd_rwprotect(r->ctx->uffd, rwp_addr_of(r, pg), r->page_size, 0);
 }
 
+/*
+ * The owner dropped [start, end) with MADV_DONTNEED (a REMOVE event, read before the zap).
+ * On hugetlbfs, Linux 7.3 keeps the RWP bit in each emptied entry as a marker: a read then
+ * maps the page back still protected (the access is never seen) and a write blocks for
+ * good. Unprotecting the range, before or after the zap, leaves no marker: what is touched
+ * afterwards is seen like any first touch.
+ */
+void rwp_native_removed(struct rwp_ctx *ctx, uintptr_t start, uintptr_t end)
+{
+	pthread_rwlock_rdlock(&ctx->regions_lock);
+	for (size_t i = 0; i < ctx->nr_regions; i++) {
+		struct rwp_region *r = ctx->regions[i];
+		uintptr_t s = start > r->addr ? start : r->addr;
+		uintptr_t e = end < r->addr + r->len ? end : r->addr + r->len;
+
+		if (r->ops != &rwp_backend_native || r->mem != RWP_MEM_HUGETLB || s >= e ||
+		    atomic_load(&r->gone))
+			continue;
+		s &= ~(r->page_size - 1);
+		e = (e + r->page_size - 1) & ~(r->page_size - 1);
+		rwp_uffd_rwprotect(ctx->uffd, s, e - s, 0);
+	}
+	pthread_rwlock_unlock(&ctx->regions_lock);
+}
+
 const struct rwp_backend_ops rwp_backend_native = {
 	.id = RWP_BACKEND_NATIVE,
 	.name = "native",

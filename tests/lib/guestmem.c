@@ -84,6 +84,19 @@ int guestmem_register(struct rwp_ctx *ctx, struct guestmem *g, enum rwp_backend 
 	return rwp_region_register(ctx, &o, out);
 }
 
+bool backend_selected(enum rwp_backend b)
+{
+	const char *list = getenv("RWP_TEST_BACKENDS"), *name = rwp_backend_name(b);
+	size_t n = strlen(name);
+
+	if (!list || !*list)
+		return true;
+	for (const char *p = list; (p = strstr(p, name)); p += n)
+		if ((p == list || p[-1] == ',') && (p[n] == ',' || !p[n]))
+			return true;
+	return false;
+}
+
 bool backend_available(enum rwp_backend b, enum rwp_mem mem, const char **why)
 {
 	struct rwp_features f;

@@ -30,6 +30,12 @@ void guestmem_populate(struct guestmem *g);
 int guestmem_register(struct rwp_ctx *ctx, struct guestmem *g, enum rwp_backend b,
 		      unsigned int flags, struct rwp_region **out);
 
+/*
+ * Is backend b among those this run tests? RWP_TEST_BACKENDS (comma separated names)
+ * narrows a run, e.g. to the native backend in the 7.3 VM; cases left out are not run.
+ */
+bool backend_selected(enum rwp_backend b);
+
 /* Is backend b usable for mem here? If not, *why says what the kernel lacks. */
 bool backend_available(enum rwp_backend b, enum rwp_mem mem, const char **why);
 
