@@ -382,7 +382,7 @@ void accuracy_run(const struct bench_opts *o)
 			continue;
 		printf("| %-22s | %-26s | %8.1f%% | %7.1f%% | %7s |\n", e.rwp_name,
 		       patterns[p].name, precision(&e.rwp[p]), recall(&e.rwp[p]), "-");
-		kv("bench=track part=damon monitor=%s pattern=%s precision_pct=%.2f "
+		kv("bench=track part=damon monitor=rwp-%s pattern=%s precision_pct=%.2f "
 		   "recall_pct=%.2f",
 		   e.rwp_name + 4, p ? "clustered" : "scattered", precision(&e.rwp[p]),
 		   recall(&e.rwp[p]));

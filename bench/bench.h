@@ -20,6 +20,7 @@ struct bench_opts {
 	enum rwp_mem mem;	/* 0: every memory type */
 	bool quick;
 	bool damon;
+	bool damon_only;	/* part 4 alone */
 	unsigned int intervals; /* measured intervals (and floor repetitions) per hot fraction */
 	double run_s;		/* slowdown: seconds of untracked work per run */
 	unsigned int reps;	/* slowdown: runs on each side */
@@ -48,6 +49,8 @@ struct load_mark {
 };
 void load_mark(struct load_mark *m);
 double load_others(const struct load_mark *m);
+/* ns the calling thread has waited on a runqueue so far (schedstat; 0 if unknown) */
+uint64_t thread_wait_ns(void);
 
 /* key=value summary lines, printed together after the tables */
 void kv(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -123,6 +126,8 @@ struct slowdown {
 	double pct;
 	bool has_floor;		    /* the raw-ioctl ticking side ran */
 	double floor_ns, floor_pct;
+	/* the same with the worker's runqueue wait taken out: robust to busy neighbours */
+	double pct_nowait, floor_pct_nowait;
 	uint64_t accesses;	    /* per untracked run */
 	unsigned int ticks;
 	double tick_mean_ms, tick_max_ms;
@@ -143,6 +148,7 @@ struct workload {
 	/* results */
 	uint64_t done;
 	uint64_t ns;
+	uint64_t wait_ns; /* of ns, the time it waited on a runqueue for a CPU */
 	uint64_t sink;
 	pthread_t thread;
 };

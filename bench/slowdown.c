@@ -32,9 +32,10 @@ static void *worker(void *arg)
 	const struct guestmem *g = w->g;
 	const uint64_t *pages = w->h->pages, n = w->h->n;
 	const uint64_t words = g->page_size / 8;
-	uint64_t x = w->seed | 1, sum = 0, i = 0, t0;
+	uint64_t x = w->seed | 1, sum = 0, i = 0, t0, wait0;
 
 	pin_self(w->cpu);
+	wait0 = thread_wait_ns();
 	t0 = now_ns();
 	while (!w->accesses || i < w->accesses) {
 		uint64_t end = i + STOP_CHECK;
@@ -59,16 +60,18 @@ static void *worker(void *arg)
 		if (atomic_load_explicit(&w->stop, memory_order_relaxed))
 			break;
 	}
-	w->ns = now_ns() - t0;
+	w->wait_ns = thread_wait_ns() - wait0;
 	w->done = i;
 	w->sink = sum;
+	/* last: run() polls ns to learn that the worker is done */
+	__atomic_store_n(&w->ns, now_ns() - t0, __ATOMIC_RELEASE);
 	return NULL;
 }
 
 int workload_start(struct workload *w)
 {
 	atomic_store(&w->stop, false);
-	w->done = w->ns = 0;
+	w->done = w->ns = w->wait_ns = 0;
 	return -pthread_create(&w->thread, NULL, worker, w);
 }
 
@@ -100,9 +103,11 @@ static void tick(struct ticker *tk)
 
 /*
  * Run the worker to completion (or until cap_ns), ticking every second on this thread
- * when tk says what ticks. Returns the worker's ns per access, or < 0.
+ * when tk says what ticks. Returns the worker's ns per access, or < 0; *nowait (if not
+ * NULL) gets the same without the time the worker waited for a CPU.
  */
-static double run(struct workload *w, struct ticker *tk, uint64_t cap_ns, bool *capped)
+static double run(struct workload *w, struct ticker *tk, uint64_t cap_ns, bool *capped,
+		  double *nowait)
 {
 	uint64_t start, next;
 
@@ -126,12 +131,16 @@ static double run(struct workload *w, struct ticker *tk, uint64_t cap_ns, bool *
 		sleep_until_ns(t + 20000000ULL);
 	}
 	workload_join(w);
-	return w->done ? (double)w->ns / w->done : -1;
+	if (!w->done)
+		return -1;
+	if (nowait)
+		*nowait = (double)(w->ns - w->wait_ns) / w->done;
+	return (double)w->ns / w->done;
 }
 
 /* A tracked run: a fresh context over t (arming it), ticks every second, then unregister. */
 static double librwp_run(const struct bench_opts *o, enum rwp_backend b, struct workload *w,
-			 struct ticker *tk, uint64_t cap_ns, struct slowdown *s)
+			 struct ticker *tk, uint64_t cap_ns, struct slowdown *s, double *nowait)
 {
 	RWP_OPTS(rwp_ctx_opts, copts, .flags = RWP_CTX_PIN_HANDLER,
 		 .handler_cpu = b == RWP_BACKEND_MINOR ? o->cpu_work : o->cpu_main);
@@ -146,7 +155,7 @@ static double librwp_run(const struct bench_opts *o, enum rwp_backend b, struct 
 		snprintf(s->why, sizeof(s->why), "librwp: %s: %s", strerror(-ret),
 			 tk->ctx ? rwp_ctx_last_error(tk->ctx) : "");
 	} else {
-		ns = run(w, tk, cap_ns, &s->capped);
+		ns = run(w, tk, cap_ns, &s->capped, nowait);
 	}
 	rwp_ctx_free(tk->ctx);
 	tk->ctx = NULL;
@@ -155,7 +164,7 @@ static double librwp_run(const struct bench_opts *o, enum rwp_backend b, struct 
 
 /* The floor: the same kernel work every second with raw ioctls, no librwp. */
 static double raw_run(const struct bench_opts *o, enum rwp_backend b, struct workload *w,
-		      uint64_t cap_ns, struct slowdown *s)
+		      uint64_t cap_ns, struct slowdown *s, double *nowait)
 {
 	struct raw x = { .uffd = -1 };
 	struct ticker tk = { .raw = &x };
@@ -167,21 +176,30 @@ static double raw_run(const struct bench_opts *o, enum rwp_backend b, struct wor
 	if ((ret = raw_open(&x, b, w->g, o->cpu_work, &step)) || (ret = raw_arm(&x)))
 		snprintf(s->why, sizeof(s->why), "raw %s: %s", step, strerror(-ret));
 	else
-		ns = run(w, &tk, cap_ns, NULL);
+		ns = run(w, &tk, cap_ns, NULL, nowait);
 	if (x.uffd >= 0)
 		raw_close(&x);
 	return ns;
+}
+
+/* ns per access as integer ps, for median_u64() */
+static uint64_t ps(double ns)
+{
+	return (uint64_t)(ns * 1000);
 }
 
 int slowdown_measure(const struct bench_opts *o, enum rwp_backend b, struct guestmem *t,
 		     const struct hotset *h, bool with_floor, struct slowdown *s)
 {
 	struct workload w = { .g = t, .h = h, .cpu = o->cpu_work, .seed = 0x5eed + h->n };
-	uint64_t *v = calloc(3 * (size_t)o->reps, sizeof(*v));
-	uint64_t *base = v, *trk = v + o->reps, *flo = v + 2 * o->reps;
+	size_t r = o->reps;
+	uint64_t *v = calloc(6 * r, sizeof(*v));
+	/* per run: wall, and without the worker's runqueue wait */
+	uint64_t *base = v, *trk = v + r, *flo = v + 2 * r;
+	uint64_t *base_nw = v + 3 * r, *trk_nw = v + 4 * r, *flo_nw = v + 5 * r;
 	uint64_t cap_ns = (uint64_t)(CAP_FACTOR * o->run_s * 1e9);
 	struct ticker tk = { 0 };
-	double ns;
+	double ns, nw = 0;
 
 	memset(s, 0, sizeof(*s));
 	if (!v) {
@@ -191,30 +209,37 @@ int slowdown_measure(const struct bench_opts *o, enum rwp_backend b, struct gues
 	/* calibrate: accesses for run_s seconds untracked, from a warm quarter-second */
 	hotset_touch(t, h);
 	w.accesses = 0;
-	run(&w, NULL, 250000000ULL, NULL);
-	ns = run(&w, NULL, 250000000ULL, NULL);
-	s->accesses = ns > 0 ? (uint64_t)(o->run_s * 1e9 / ns) : 1000000;
+	run(&w, NULL, 250000000ULL, NULL, NULL);
+	ns = run(&w, NULL, 250000000ULL, NULL, &nw);
+	s->accesses = nw > 0 ? (uint64_t)(o->run_s * 1e9 / nw) : 1000000;
 	w.accesses = s->accesses;
-	for (unsigned int k = 0; k < o->reps; k++) {
+	for (size_t k = 0; k < r; k++) {
 		/* the baseline runs on the same pages, unregistered and all mapped */
 		hotset_touch(t, h);
-		base[k] = (uint64_t)(run(&w, NULL, 0, NULL) * 1000);
-		if ((ns = librwp_run(o, b, &w, &tk, cap_ns, s)) < 0)
+		if ((ns = run(&w, NULL, 0, NULL, &nw)) < 0)
 			goto fail;
-		trk[k] = (uint64_t)(ns * 1000);
+		base[k] = ps(ns);
+		base_nw[k] = ps(nw);
+		if ((ns = librwp_run(o, b, &w, &tk, cap_ns, s, &nw)) < 0)
+			goto fail;
+		trk[k] = ps(ns);
+		trk_nw[k] = ps(nw);
 		if (!with_floor)
 			continue;
-		if ((ns = raw_run(o, b, &w, cap_ns, s)) < 0)
+		if ((ns = raw_run(o, b, &w, cap_ns, s, &nw)) < 0)
 			goto fail;
-		flo[k] = (uint64_t)(ns * 1000);
+		flo[k] = ps(ns);
+		flo_nw[k] = ps(nw);
 	}
-	s->base_ns = median_u64(base, o->reps) / 1000;
-	s->tracked_ns = median_u64(trk, o->reps) / 1000;
+	s->base_ns = median_u64(base, r) / 1000;
+	s->tracked_ns = median_u64(trk, r) / 1000;
 	s->pct = 100.0 * (s->tracked_ns / s->base_ns - 1);
+	s->pct_nowait = 100.0 * (median_u64(trk_nw, r) / median_u64(base_nw, r) - 1);
 	if (with_floor) {
 		s->has_floor = true;
-		s->floor_ns = median_u64(flo, o->reps) / 1000;
+		s->floor_ns = median_u64(flo, r) / 1000;
 		s->floor_pct = 100.0 * (s->floor_ns / s->base_ns - 1);
+		s->floor_pct_nowait = 100.0 * (median_u64(flo_nw, r) / median_u64(base_nw, r) - 1);
 	}
 	s->ticks = tk.ticks;
 	s->tick_mean_ms = tk.ticks ? tk.sum_ns / 1e6 / tk.ticks : 0;
@@ -223,6 +248,8 @@ int slowdown_measure(const struct bench_opts *o, enum rwp_backend b, struct gues
 	free(v);
 	return 0;
 fail:
+	if (!s->why[0])
+		snprintf(s->why, sizeof(s->why), "the workload did not run");
 	free(v);
 	return -EIO;
 }

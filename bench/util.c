@@ -115,6 +115,18 @@ static void load_read(struct load_mark *m)
 		fclose(f);
 }
 
+uint64_t thread_wait_ns(void)
+{
+	unsigned long long run = 0, wait = 0;
+	FILE *f = fopen("/proc/thread-self/schedstat", "r");
+
+	if (f && fscanf(f, "%llu %llu", &run, &wait) != 2)
+		wait = 0;
+	if (f)
+		fclose(f);
+	return wait;
+}
+
 void load_mark(struct load_mark *m)
 {
 	load_read(m);

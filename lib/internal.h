@@ -50,8 +50,9 @@ struct rwp_backend_ops {
 extern const struct rwp_backend_ops rwp_backend_native;
 extern const struct rwp_backend_ops rwp_backend_wp_async;
 extern const struct rwp_backend_ops rwp_backend_minor;
+extern const struct rwp_backend_ops rwp_backend_none;
 /* native.c: the owner dropped [start, end) (REMOVE event): clear hugetlbfs RWP markers */
-void rwp_native_removed(struct rwp_ctx *ctx, uintptr_t start, uintptr_t end);
+int rwp_native_removed(struct rwp_ctx *ctx, uintptr_t start, uintptr_t end);
 
 /* Per-page tracking byte: bits 0-6 idle age, bit 7 written in the last interval. */
 #define AGE_MASK 0x7f
@@ -150,6 +151,11 @@ struct rwp_ctx {
 	/* durable state, see rwp_ctx_opts.state_dir */
 	int state_dirfd;
 	bool abandon;		/* free without deleting the state: a successor recovers it */
+	/*
+	 * A region adopted a predecessor's page map: faults on evictable regions are held
+	 * until rwp_ctx_recover() has settled what it left half done.
+	 */
+	atomic_bool recovering;
 	int pipe_fds[2];	/* kept by someone else when RWP_CTX_KEEP_PIPE */
 	bool keep_pipe;
 	int (*zap)(void *arg, uintptr_t addr, size_t len); /* remote PTE zaps, or NULL */
@@ -219,6 +225,8 @@ uint64_t rwp_ages_wss(const struct rwp_region *r, unsigned int window);
 /* interval.c: the tick of a scanning backend, in timed phases */
 int rwp_track_scan_tick(struct rwp_region *r, const struct rwp_scan_req *req, size_t merge_gap,
 			int (*rearm)(struct rwp_region *r, uintptr_t start, uintptr_t end));
+/* pages accessed since the last tick, as a bitmap (for the evictor) */
+int rwp_track_touched(struct rwp_region *r, uint64_t *bits);
 /* time spent in each phase of a tick by a backend that does not scan */
 void rwp_track_account(struct rwp_region *r, uint64_t bookkeeping_ns, uint64_t protect_ns);
 

@@ -19,6 +19,18 @@ echo 1100 >/proc/sys/vm/nr_hugepages
 echo "RWP-VM: kernel $(uname -r), $(nproc) cpus, $(grep MemTotal /proc/meminfo | tr -s ' ')," \
 	"$(cat /proc/sys/vm/nr_hugepages) huge pages"
 
+# the disk vm-test.sh attached: the tests' files that must not be in memory go there
+mkdir -p /mnt/disk
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	[ -b /dev/nvme0n1 ] && break
+	sleep 0.5
+done
+if mount -t ext4 /dev/nvme0n1 /mnt/disk; then
+	export RWP_TEST_DIR=/mnt/disk
+else
+	echo "RWP-VM: no disk: tests that need one will fail under strict mode"
+fi
+
 export RWP_TEST_STRICT=1
 # The stock backends are tested on the host; here the native ones, which only this kernel has.
 export RWP_TEST_BACKENDS=native

@@ -114,8 +114,14 @@ while read -r exe; do
 done <"$tmp/tests"
 (cd "$root" && find . | $cpio -o -H newc -R 0:0) | gzip -1 >"$tmp/initramfs.gz"
 
+# A disk for the tests that need a real filesystem (O_DIRECT, a file on disk): ext4 on
+# NVMe, both built into the cloud kernel (virtio-blk is a module there).
+disk=$tmp/disk.img
+truncate -s 256M "$disk"
+mkfs.ext4 -q -F "$disk" || die "mkfs.ext4 failed (package e2fsprogs)"
+
 # --- boot ------------------------------------------------------------------------------
-# TCG only: -enable-kvm hangs at boot on these (paravirtual KVM) machines. 4 GiB: the
+# TCG only: -enable-kvm hangs at boot on these (paravirtual KVM) machines. 8 GiB: the
 # guest reserves 1100 huge pages (2.2 GiB) besides the 1 GiB shmem and anon regions.
 log=$build/vm-test.log
 limit=${RWP_VM_TIMEOUT:-2400}
@@ -128,6 +134,7 @@ t0=$(date +%s)
 	rc=0
 	timeout --foreground -k 10 "$limit" qemu-system-x86_64 -accel tcg -cpu max -m 8G -smp 2 \
 		-nographic -no-reboot -kernel "$kernel" -initrd "$tmp/initramfs.gz" \
+		-drive file="$disk",format=raw,if=none,id=d0 -device nvme,serial=rwp0,drive=d0 \
 		-append "console=ttyS0 panic=-1 quiet RWP_VM_TEST_TIMEOUT=$per_test" </dev/null || rc=$?
 	echo "$rc" >"$tmp/qemu-rc"
 } 2>&1 | tee "$log"

@@ -63,6 +63,12 @@ typedef void (*rwp_log_fn)(void *arg, enum rwp_log_level level, const char *msg)
 #define RWP_CTX_EVENT_FORK (1u << 1) /* negotiate EVENT_FORK: a child's copy is unregistered */
 #define RWP_CTX_PIN_HANDLER (1u << 2) /* pin the fault thread to opts.handler_cpu */
 #define RWP_CTX_KEEP_PIPE (1u << 3)   /* evict shmem through opts.pipe_fds (see below) */
+/*
+ * The guest discards private anonymous memory (MADV_DONTNEED, a balloon) that may be
+ * evicted: negotiate EVENT_REMOVE so that discarded pages read back as zeros, not as
+ * their evicted copy. Costs a round trip with the fault thread per MADV_DONTNEED.
+ */
+#define RWP_CTX_DISCARDS (1u << 4)
 
 struct rwp_ctx_opts {
 	size_t sz;
@@ -145,6 +151,8 @@ enum rwp_backend {
 	RWP_BACKEND_NATIVE,   /* MODE_RWP + RWP_ASYNC, PAGE_IS_ACCESSED scan (Linux >= 7.3) */
 	RWP_BACKEND_WP_ASYNC, /* zap + WP-async registration + PRESENT/WRITTEN scan (>= 6.7) */
 	RWP_BACKEND_MINOR,    /* zap + MINOR faults resolved with UFFDIO_CONTINUE (>= 5.14) */
+	RWP_BACKEND_NONE,     /* no tracking (a lazy restore through a uffd that can do no more);
+			       * never chosen automatically */
 };
 
 /* What a region's backend observes (rwp_region_info.sees) */
@@ -155,6 +163,7 @@ enum rwp_backend {
 
 /* Flags for rwp_region_opts.flags */
 #define RWP_REGION_EVICTABLE (1u << 0) /* register for eviction (MISSING faults) as well */
+#define RWP_REGION_LAZY (1u << 1)      /* fetch only: restored from an image, never evicted */
 
 struct rwp_region_opts {
 	size_t sz;

@@ -31,7 +31,7 @@ int rwp_fetch_configure(struct rwp_ctx *ctx, const struct rwp_fetch_opts *opts);
 /*
  * Lazy restore: every page of r starts out in the read-only image file fd at offset (a
  * snapshot's memory file) and is copied in when first touched. r must be registered
- * with RWP_REGION_EVICTABLE, before any page of it is touched.
+ * with RWP_REGION_LAZY (or _EVICTABLE), before any page of it is touched.
  */
 int rwp_region_set_image(struct rwp_region *r, int fd, off_t offset);
 

@@ -6,6 +6,7 @@
  * The data path, in the order a VMM drives it:
  *   register (core.h) -> track and scan (track.h) -> choose cold and evict (evict.h)
  *   to the tiers (tier.h) -> fetch back on demand (fetch.h); stats.h watches it all.
+ * A VMM that hands its memory to the rwpd daemon instead uses client.h.
  */
 #ifndef RWP_RWP_H
 #define RWP_RWP_H
@@ -16,5 +17,6 @@
 #include <rwp/evict.h>
 #include <rwp/fetch.h>
 #include <rwp/stats.h>
+#include <rwp/client.h>
 
 #endif

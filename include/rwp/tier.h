@@ -65,6 +65,14 @@ void __rwp_tier_inject(struct rwp_tier *t, bool on_load, int err, unsigned int c
 
 const char *rwp_tier_name(const struct rwp_tier *t);
 
+/*
+ * A tier from a one-line spec, as rwpd's configuration and tools take them:
+ *   zram-lz4 | zram-zstd | file:PATH | nbd:URI, then options ",max=SIZE" (K/M/G/T) and
+ *   ",demote=AGE". *demote_age gets AGE (0 when not given).
+ * Errors: -EINVAL (with no output), or the tier's own.
+ */
+int rwp_tier_from_spec(const char *spec, struct rwp_tier **out, unsigned int *demote_age);
+
 #ifdef __cplusplus
 }
 #endif

@@ -55,6 +55,8 @@ static int open_uffd(struct rwp_ctx *ctx, const struct rwp_ctx_opts *opts)
 	want = rwp_uffd_wanted_features(f);
 	if (flags & RWP_CTX_EVENT_FORK)
 		want |= UFFD_FEATURE_EVENT_FORK;
+	if (flags & RWP_CTX_DISCARDS)
+		want |= UFFD_FEATURE_EVENT_REMOVE & f->uffd_features;
 	ret = rwp_uffd_api(ctx->uffd, want, NULL, NULL);
 	if (ret)
 		return rwp_err(ctx, -ret, "UFFDIO_API(features=%#llx): %s",
@@ -73,7 +75,7 @@ RWP_EXPORT int rwp_ctx_new(const struct rwp_ctx_opts *opts, struct rwp_ctx **out
 		return -EINVAL;
 	/* a flag this library does not know asks for something it would silently not do */
 	if (OPTS_GET(opts, flags, 0) & ~(RWP_CTX_ADOPT_UFFD | RWP_CTX_EVENT_FORK |
-					 RWP_CTX_PIN_HANDLER | RWP_CTX_KEEP_PIPE))
+					 RWP_CTX_PIN_HANDLER | RWP_CTX_KEEP_PIPE | RWP_CTX_DISCARDS))
 		return -EINVAL;
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx)

@@ -155,17 +155,22 @@ RWP_EXPORT int rwp_probe(struct rwp_features *out)
  * Everything rwp can use: the tracking features of every backend the kernel has, missing
  * faults on shared memory for eviction, and the events that change the address space.
  * WP_ASYNC only affects write-protect mode, RWP_ASYNC only RWP mode: they coexist.
+ *
+ * EVENT_REMOVE makes every MADV_DONTNEED on registered memory wait until the fault thread
+ * has read the event: a round trip per zap, and the stock backends zap every interval.
+ * It is taken only with RWP, where nothing is zapped and a guest's MADV_DONTNEED on
+ * hugetlbfs must be seen (see rwp_native_removed()), or when asked for
+ * (RWP_CTX_DISCARDS: a guest that discards evictable private anonymous memory).
  */
 RWP_EXPORT uint64_t rwp_uffd_wanted_features(const struct rwp_features *f)
 {
-	uint64_t want = UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP |
-			UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_MISSING_SHMEM |
-			UFFD_FEATURE_MISSING_HUGETLBFS | UFFD_FEATURE_MINOR_SHMEM |
-			UFFD_FEATURE_MINOR_HUGETLBFS | UFFD_FEATURE_MOVE | UFFD_FEATURE_THREAD_ID |
-			UFFD_FEATURE_POISON;
+	uint64_t want = UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_EVENT_REMAP |
+			UFFD_FEATURE_MISSING_SHMEM | UFFD_FEATURE_MISSING_HUGETLBFS |
+			UFFD_FEATURE_MINOR_SHMEM | UFFD_FEATURE_MINOR_HUGETLBFS | UFFD_FEATURE_MOVE |
+			UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_POISON;
 
 	if (f->rwp)
-		want |= UFFD_FEATURE_RWP | UFFD_FEATURE_RWP_ASYNC;
+		want |= UFFD_FEATURE_RWP | UFFD_FEATURE_RWP_ASYNC | UFFD_FEATURE_EVENT_REMOVE;
 	if (f->wp_async)
 		want |= UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED |
 			UFFD_FEATURE_WP_HUGETLBFS_SHMEM;

@@ -19,6 +19,7 @@ static const struct rwp_backend_ops *const backends[] = {
 	[RWP_BACKEND_NATIVE] = &rwp_backend_native,
 	[RWP_BACKEND_WP_ASYNC] = &rwp_backend_wp_async,
 	[RWP_BACKEND_MINOR] = &rwp_backend_minor,
+	[RWP_BACKEND_NONE] = &rwp_backend_none,
 };
 
 RWP_EXPORT const char *rwp_backend_name(enum rwp_backend b)
@@ -58,6 +59,8 @@ static bool usable(struct rwp_ctx *ctx, enum rwp_backend b, enum rwp_mem m, char
 	case RWP_BACKEND_WP_ASYNC:
 		kernel = f->wp_async;
 		break;
+	case RWP_BACKEND_NONE:
+		return true;
 	case RWP_BACKEND_MINOR:
 		if (m == RWP_MEM_ANON) {
 			snprintf(why, n, "MINOR faults do not exist for private anonymous memory");
@@ -342,7 +345,7 @@ RWP_EXPORT int rwp_region_register(struct rwp_ctx *ctx, const struct rwp_region_
 			(unsigned long)r->addr, r->len);
 		goto err;
 	}
-	if (r->flags & ~RWP_REGION_EVICTABLE) {
+	if (r->flags & ~(RWP_REGION_EVICTABLE | RWP_REGION_LAZY)) {
 		rwp_err(ctx, EINVAL, "region: unknown flags %#x", r->flags);
 		goto err;
 	}
@@ -379,8 +382,13 @@ RWP_EXPORT int rwp_region_register(struct rwp_ctx *ctx, const struct rwp_region_
 		goto err;
 	}
 	mode = r->ops->register_mode;
-	if (r->flags & RWP_REGION_EVICTABLE)
+	if (r->flags & (RWP_REGION_EVICTABLE | RWP_REGION_LAZY))
 		mode |= UFFDIO_REGISTER_MODE_MISSING;
+	if (!mode) {
+		ret = rwp_err(ctx, EINVAL, "backend none tracks nothing: the region needs "
+					   "RWP_REGION_LAZY or RWP_REGION_EVICTABLE");
+		goto err_remove;
+	}
 	ret = rwp_uffd_register(ctx->uffd, r->addr, r->len, mode, &r->ioctls);
 	if (ret) {
 		rwp_err(ctx, -ret, "UFFDIO_REGISTER(%#lx+%#zx, mode %#llx, %s): %s",

@@ -5,6 +5,7 @@
 #include "../track/scan.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct pass {
@@ -54,13 +55,23 @@ static bool take(struct pass *p, struct rwp_region *r, uint64_t pg, ps_t s)
 static void pass_region(struct pass *p, struct rwp_region *r)
 {
 	struct rwp_batch *b = &p->e->batch;
+	/* touched since the tick: the ages do not know it yet, but it is hot */
+	uint64_t *touched = calloc((r->nr_pages + 63) / 64, 8);
 
+	if (touched && rwp_track_touched(r, touched)) {
+		free(touched);
+		touched = NULL;
+	}
 	for (uint64_t pg = 0; pg < r->nr_pages && p->budget; pg++) {
 		ps_t s = ps_load(&r->state[pg]);
 		uint8_t a = age_byte(r, pg);
 
 		if (ps_kind(s) != PS_RESIDENT)
 			continue;
+		if (touched && (touched[pg / 64] & (1ULL << (pg % 64)))) {
+			p->res->kept++;
+			continue;
+		}
 		if ((s & PS_PREFETCHED) && !(a & AGE_MASK)) {
 			/* prefetched and then used */
 			if (atomic_compare_exchange_strong(&r->state[pg], &s, s & ~PS_PREFETCHED))
@@ -77,11 +88,12 @@ static void pass_region(struct pass *p, struct rwp_region *r)
 	}
 	if (b->n)
 		capture_commit(p->e, b, p->res);
+	free(touched);
 }
 
 static bool evictable(const struct rwp_region *r, unsigned int flags)
 {
-	if (!r->state || atomic_load(&r->gone))
+	if (!r->state || !r->capture || atomic_load(&r->gone))
 		return false;
 	return (r->sees & RWP_SEES_READS) || (flags & RWP_POLICY_WRITE_TRACKED);
 }
@@ -221,7 +233,7 @@ RWP_EXPORT int rwp_evict_range(struct rwp_region *r, uint64_t first, uint64_t n,
 	if (!r || first > r->nr_pages || n > r->nr_pages - first)
 		return -EINVAL;
 	ctx = r->ctx;
-	if (!r->state)
+	if (!r->state || !r->capture)
 		return rwp_err(ctx, EINVAL, "region %s is not evictable", r->name);
 	res = res ?: &dummy;
 	memset(res, 0, sizeof(*res));

@@ -260,6 +260,8 @@ RWP_EXPORT int64_t rwp_ctx_recover(struct rwp_ctx *ctx)
 	}
 	pthread_rwlock_unlock(&ctx->regions_lock);
 	pthread_mutex_unlock(&ctx->track_lock);
+	/* held faults go now, against settled state */
+	atomic_store(&ctx->recovering, false);
 	rwp_fault_thread_kick(ctx);
 	munmap(buf, 2UL << 20);
 	return ret ? ret : settled;

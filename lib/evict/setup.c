@@ -90,10 +90,12 @@ static int map_open(struct rwp_region *r)
 			       (unsigned long long)h->page_size);
 	}
 	r->state = (_Atomic ps_t *)((uint8_t *)m + PAGE_4K);
-	/* a map left by a predecessor: count what it had evicted */
+	/* a map left by a predecessor: count what it had evicted, and settle it first */
 	for (uint64_t pg = 0; pg < r->nr_pages; pg++)
 		if (ps_kind(ps_load(&r->state[pg])) != PS_RESIDENT)
 			r->nonresident++;
+	if (st.st_size)
+		atomic_store(&ctx->recovering, true);
 	return 0;
 }
 
@@ -106,11 +108,14 @@ int rwp_evict_region_setup(struct rwp_region *r)
 	char why[160];
 	int ret;
 
-	if (!(r->flags & RWP_REGION_EVICTABLE))
+	if (!(r->flags & (RWP_REGION_EVICTABLE | RWP_REGION_LAZY)))
 		return 0;
 	if ((ctx->features & missing) != missing)
 		return rwp_err(ctx, EOPNOTSUPP, "region %s: the uffd lacks missing faults on %s",
 			       r->name, rwp_mem_name(r->mem));
+	/* a lazy region only needs to know where each page is */
+	if (!(r->flags & RWP_REGION_EVICTABLE))
+		return map_open(r);
 	ret = rwp_capture_choose(r, why, sizeof(why));
 	if (ret)
 		return rwp_err(ctx, -ret, "region %s cannot be evictable: %s", r->name, why);

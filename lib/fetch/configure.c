@@ -43,7 +43,8 @@ RWP_EXPORT int rwp_region_set_image(struct rwp_region *r, int fd, off_t offset)
 		return -EINVAL;
 	ctx = r->ctx;
 	if (!r->state)
-		return rwp_err(ctx, EINVAL, "region %s: an image needs RWP_REGION_EVICTABLE", r->name);
+		return rwp_err(ctx, EINVAL, "region %s: an image needs RWP_REGION_LAZY or _EVICTABLE",
+			       r->name);
 	if (r->image)
 		return rwp_err(ctx, EBUSY, "region %s already has an image", r->name);
 	if (r->nr_pages - 1 > PS_SLOT_MAX)

@@ -78,6 +78,11 @@ static int handle_pagefault(struct fault_thread *ft, const struct uffd_msg *msg,
 		return 0;
 	}
 	pg = rwp_page_of(r, addr);
+	/* a predecessor's half-done moves are not settled yet */
+	if (r->state && atomic_load(&ctx->recovering)) {
+		ret = -EBUSY;
+		goto out;
+	}
 	if (r->state && is_tracking_fault(flags)) {
 		ps_t s = ps_load(&r->state[pg]);
 
@@ -158,9 +163,9 @@ static int handle_msg(struct fault_thread *ft, const struct uffd_msg *msg, uint6
 		 * are these) and the two cannot be told apart: nothing to do. Private anon
 		 * memory reads as zeros afterwards, evicted pages included.
 		 */
-		rwp_native_removed(ctx, msg->arg.remove.start, msg->arg.remove.end);
 		discard(ctx, msg->arg.remove.start, msg->arg.remove.end);
-		return 0;
+		/* -EAGAIN until the dropping thread runs on: parked, then retried */
+		return rwp_native_removed(ctx, msg->arg.remove.start, msg->arg.remove.end);
 	default:
 		rwp_log(ctx, RWP_LOG_WARN, "unexpected uffd event %u", msg->event);
 		return 0;

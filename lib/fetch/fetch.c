@@ -85,49 +85,95 @@ static int serve_hole(struct rwp_ctx *ctx, struct rwp_fetcher *f, struct rwp_reg
 	return ret < 0 ? ret : 0;
 }
 
+/*
+ * A prefetched page must not look accessed: installing it mapped it, so it is made to
+ * trap again (zapped, or protected) until the guest really touches it. Only the pages
+ * prefetched: a neighbour the guest touched this interval keeps its mark.
+ */
+static void rearm(struct rwp_ctx *ctx, struct rwp_region *r, uint64_t first, uint64_t n)
+{
+	uintptr_t addr = rwp_addr_of(r, first);
+	size_t len = n << r->page_shift;
+
+	switch (r->ops->id) {
+	case RWP_BACKEND_NATIVE:
+		rwp_uffd_rwprotect(ctx->uffd, addr, len, UFFDIO_RWPROTECT_MODE_RWP);
+		break;
+	case RWP_BACKEND_WP_ASYNC:
+	case RWP_BACKEND_MINOR:
+		/* anon wp-async sees writes only, and the copy was write-protected */
+		if (r->mem != RWP_MEM_ANON)
+			rwp_zap(ctx, addr, len);
+		break;
+	default:
+		break;
+	}
+}
+
 void rwp_fetch_prefetch(struct rwp_ctx *ctx, struct rwp_fetcher *f)
 {
 	struct rwp_region *r = f->around;
 	uint64_t pg = f->around_pg;
 	unsigned int w = ctx->fetch.no_prefetch ? 0 : ctx->fetch.prefetch;
-	uint64_t lo = UINT64_MAX, hi = 0;
-	size_t used = 0;
+	bool got[PREFETCH_MAX + 1] = { false };
+	ps_t was[PREFETCH_MAX + 1];
+	uint64_t lo, used = 0;
 
 	f->around = NULL;
 	if (!r || !w || r->page_size != PAGE_4K || atomic_load(&ctx->recorder))
 		return;
+	/*
+	 * Re-arming by zapping would make this thread wait for itself to read the REMOVE
+	 * event: with EVENT_REMOVE, zap-based backends go without prefetch.
+	 */
+	if (r->ops->id != RWP_BACKEND_NATIVE && r->mem != RWP_MEM_ANON &&
+	    (ctx->features & UFFD_FEATURE_EVENT_REMOVE))
+		return;
 	if (w > PREFETCH_MAX / 2)
 		w = PREFETCH_MAX / 2;
-	for (unsigned int d = 1; d <= w; d++) {
-		for (int side = 0; side < 2; side++) {
-			uint64_t n = side ? pg - d : pg + d;
+	lo = pg > w ? pg - w : 0;
+	for (uint64_t n = lo; n <= pg + w && n < r->nr_pages; n++) {
+		ps_t s;
+		struct rwp_tier *t;
+		uint8_t *buf = f->nbr + used * PAGE_4K;
 
-			if ((side && d > pg) || n >= r->nr_pages)
-				continue;
-			ps_t s = ps_load(&r->state[n]);
-			struct rwp_tier *t = rwp_tier_of(ctx, r, s);
-			uint8_t *buf = f->nbr + used * PAGE_4K;
-
-			if (ps_kind(s) != PS_STORED || !t || !ps_claim(&r->state[n], s))
-				continue;
-			if (rwp_tier_load(t, ps_slot(s), buf, PAGE_4K) ||
-			    rwp_uffd_copy(ctx->uffd, rwp_addr_of(r, n), buf, PAGE_4K,
-					  copy_mode(r) | UFFDIO_COPY_MODE_DONTWAKE) < 0) {
-				ps_release(&r->state[n], s);
-				continue;
-			}
-			ps_release(&r->state[n], PS_RESIDENT | PS_PREFETCHED);
-			rwp_tier_drop(t, ps_slot(s), PAGE_4K);
-			atomic_fetch_sub(&r->nonresident, 1);
-			atomic_fetch_add(&ctx->cnt.prefetched, 1);
-			used++;
-			lo = n < lo ? n : lo;
-			hi = n > hi ? n : hi;
+		if (n == pg)
+			continue;
+		s = ps_load(&r->state[n]);
+		t = rwp_tier_of(ctx, r, s);
+		if (ps_kind(s) != PS_STORED || !t || !ps_claim(&r->state[n], s))
+			continue;
+		if (rwp_tier_load(t, ps_slot(s), buf, PAGE_4K) ||
+		    rwp_uffd_copy(ctx->uffd, rwp_addr_of(r, n), buf, PAGE_4K,
+				  copy_mode(r) | UFFDIO_COPY_MODE_DONTWAKE) < 0) {
+			ps_release(&r->state[n], s);
+			continue;
 		}
+		got[n - lo] = true;
+		was[n - lo] = s;
+		used++;
+		atomic_fetch_sub(&r->nonresident, 1);
+		atomic_fetch_add(&ctx->cnt.prefetched, 1);
+	}
+	if (!used)
+		return;
+	/* re-arm the runs, then publish: a fault on one meanwhile waits on BUSY */
+	for (uint64_t i = 0, j; i <= 2 * w; i = j) {
+		for (j = i + 1; got[i] && j <= 2 * w && got[j]; j++)
+			;
+		if (got[i])
+			rearm(ctx, r, lo + i, j - i);
+	}
+	/* the old copy goes only once the map no longer names it */
+	for (uint64_t i = 0; i <= 2 * w; i++) {
+		if (!got[i])
+			continue;
+		ps_release(&r->state[lo + i], PS_RESIDENT | PS_PREFETCHED);
+		rwp_tier_drop(rwp_tier_of(ctx, r, was[i]), ps_slot(was[i]), PAGE_4K);
 	}
 	/* a thread that faulted on a neighbour meanwhile is waiting */
-	if (used)
-		rwp_uffd_wake(ctx->uffd, rwp_addr_of(r, lo), (hi - lo + 1) * PAGE_4K);
+	rwp_uffd_wake(ctx->uffd, rwp_addr_of(r, lo),
+		      ((pg + w < r->nr_pages ? pg + w + 1 : r->nr_pages) - lo) * PAGE_4K);
 }
 
 int rwp_fetch_missing(struct rwp_ctx *ctx, struct rwp_fetcher *f, struct rwp_region *r,

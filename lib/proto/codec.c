@@ -45,6 +45,7 @@ static const char *type_str(unsigned int type)
 	case RWPD_SET_POLICY: return "SET_POLICY";
 	case RWPD_EVICT: return "EVICT";
 	case RWPD_METRICS: return "METRICS";
+	case RWPD_ZAP: return "ZAP";
 	case RWPD_REPLY: return "REPLY";
 	}
 	return NULL;
@@ -255,6 +256,7 @@ static size_t fixed_size(unsigned int type)
 	case RWPD_SET_POLICY: return sizeof(struct rwpd_policy);
 	case RWPD_EVICT: return sizeof(struct rwpd_evict_req);
 	case RWPD_METRICS: return 0;
+	case RWPD_ZAP: return sizeof(struct rwpd_zap);
 	case RWPD_REPLY: return sizeof(struct rwpd_reply);
 	}
 	return 0;
@@ -284,9 +286,9 @@ static int check_fixed(struct rwpd_msg *m, const char *body, size_t text_len, ch
 			return fail(err, errlen, EINVAL, "STATUS with non-zero pad");
 		return 0;
 	case RWPD_SET_POLICY:
-		if (m->policy.flags & ~RWPD_POLICY_WRITE_TRACKED)
+		if (m->policy.flags & ~RWPD_POLICY_FLAGS)
 			return fail(err, errlen, EINVAL, "SET_POLICY with undefined flags %#x",
-				    m->policy.flags & ~RWPD_POLICY_WRITE_TRACKED);
+				    m->policy.flags & ~RWPD_POLICY_FLAGS);
 		if (m->policy.interval_ms > RWPD_INTERVAL_MS_MAX)
 			return fail(err, errlen, EINVAL, "interval_ms %u over %u",
 				    m->policy.interval_ms, RWPD_INTERVAL_MS_MAX);
@@ -300,6 +302,13 @@ static int check_fixed(struct rwpd_msg *m, const char *body, size_t text_len, ch
 	case RWPD_EVICT:
 		if (!m->evict.guest_id)
 			return fail(err, errlen, EINVAL, "EVICT of guest_id 0");
+		return 0;
+	case RWPD_ZAP:
+		if (!m->zap.len || m->zap.addr % RWPD_PAGE_MIN || m->zap.len % RWPD_PAGE_MIN ||
+		    m->zap.addr + m->zap.len < m->zap.addr)
+			return fail(err, errlen, EINVAL, "ZAP of %#llx+%#llx: empty, unaligned or "
+							 "wrapping", (unsigned long long)m->zap.addr,
+				    (unsigned long long)m->zap.len);
 		return 0;
 	case RWPD_REPLY:
 		if (m->reply.status > 0 || m->reply.status < -RWPD_STATUS_MAX)
@@ -457,6 +466,13 @@ int rwpd_encode_policy(void *buf, size_t cap, uint32_t seq, const struct rwpd_po
 int rwpd_encode_evict(void *buf, size_t cap, uint32_t seq, const struct rwpd_evict_req *e)
 {
 	return rwpd_encode(buf, cap, RWPD_EVICT, seq, e, sizeof(*e));
+}
+
+int rwpd_encode_zap(void *buf, size_t cap, uint32_t seq, uint64_t addr, uint64_t len)
+{
+	struct rwpd_zap z = { .addr = addr, .len = len };
+
+	return rwpd_encode(buf, cap, RWPD_ZAP, seq, &z, sizeof(z));
 }
 
 int rwpd_encode_metrics(void *buf, size_t cap, uint32_t seq)

@@ -39,6 +39,7 @@ struct rwpd_msg {
 		struct rwpd_policy policy;
 		struct rwpd_evict_req evict;
 		struct rwpd_reply reply;
+		struct rwpd_zap zap;
 		/* ATTACH, RESUME: struct rwpd_attach and its regions (a struct with a
 		 * flexible array cannot be a member, hence raw storage) */
 		uint64_t attach_raw[RWPD_ATTACH_MAX / sizeof(uint64_t)];
@@ -89,6 +90,7 @@ int rwpd_encode_status(void *buf, size_t cap, uint32_t seq, uint64_t guest_id,
 int rwpd_encode_policy(void *buf, size_t cap, uint32_t seq, const struct rwpd_policy *p);
 int rwpd_encode_evict(void *buf, size_t cap, uint32_t seq, const struct rwpd_evict_req *e);
 int rwpd_encode_metrics(void *buf, size_t cap, uint32_t seq);
+int rwpd_encode_zap(void *buf, size_t cap, uint32_t seq, uint64_t addr, uint64_t len);
 int rwpd_encode_reply(void *buf, size_t cap, uint32_t seq, int32_t status, uint64_t guest_id,
 		      const char *text, size_t text_len);
 

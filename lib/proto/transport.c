@@ -134,9 +134,13 @@ ssize_t rwpd_recv(int sock, void *buf, size_t cap, int *fds_out, unsigned int ma
 	struct iovec iov = { .iov_base = buf, .iov_len = cap };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
 	union fd_cmsg c;
+	unsigned int none;
 	ssize_t n;
 	int ret;
 
+	/* a caller that takes no fds need not count them */
+	if (!nfds)
+		nfds = &none;
 	*nfds = 0;
 	if (max_fds > RWPD_MAX_FDS)
 		max_fds = RWPD_MAX_FDS;

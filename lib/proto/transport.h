@@ -27,7 +27,8 @@ int rwpd_send_packet(int sock, const void *pkt, size_t len, const int *fds,
  * Receive one packet into buf (cap bytes) and up to max_fds fds (O_CLOEXEC) into fds_out.
  * Returns its size, 0 at end of stream (no fds), or -errno: -EMSGSIZE if the packet did
  * not fit cap, -ETOOMANYREFS if more than max_fds fds came; in both cases every fd that
- * came is closed. -EAGAIN on a non-blocking socket with nothing queued.
+ * came is closed. -EAGAIN on a non-blocking socket with nothing queued. nfds may be NULL
+ * when max_fds is 0.
  */
 ssize_t rwpd_recv(int sock, void *buf, size_t cap, int *fds_out, unsigned int max_fds,
 		  unsigned int *nfds);

@@ -37,6 +37,7 @@ enum rwpd_type {
 	RWPD_SET_POLICY = 6, /* rwpctl: struct rwpd_policy */
 	RWPD_EVICT = 7,	     /* rwpctl: struct rwpd_evict_req */
 	RWPD_METRICS = 8,    /* rwpctl: no payload; reply text is Prometheus exposition */
+	RWPD_ZAP = 9,	     /* daemon to VMM, on the agent socket: struct rwpd_zap */
 	RWPD_REPLY = 0x100,  /* daemon: struct rwpd_reply, then text */
 };
 
@@ -102,11 +103,26 @@ struct rwpd_policy {
 
 /* Flags of struct rwpd_policy */
 #define RWPD_POLICY_WRITE_TRACKED (1u << 0) /* RWP_POLICY_WRITE_TRACKED */
+/* target_resident, max_evict, refault_ppm are set even when 0 (0 means "none") */
+#define RWPD_POLICY_SET_TARGET (1u << 1)
+#define RWPD_POLICY_SET_MAX_EVICT (1u << 2)
+#define RWPD_POLICY_SET_REFAULT (1u << 3)
+#define RWPD_POLICY_FLAGS 0xfu
 
 struct rwpd_evict_req {
 	uint64_t guest_id;
 	uint64_t target_resident; /* bytes; 0: one pass of the guest's policy now */
 	uint64_t max_pages;	  /* 0: no limit */
+};
+
+/*
+ * Drop the PTEs of [addr, addr + len) in the VMM, as madvise(MADV_DONTNEED) there would:
+ * stock kernels refuse that to another process. Sent on the agent socket the VMM handed
+ * over as its third kept fd; the VMM replies with a REPLY carrying madvise's result.
+ */
+struct rwpd_zap {
+	uint64_t addr;
+	uint64_t len;
 };
 
 struct rwpd_reply {
@@ -124,5 +140,6 @@ _Static_assert(sizeof(struct rwpd_status_req) == 16, "wire");
 _Static_assert(sizeof(struct rwpd_policy) == 40, "wire");
 _Static_assert(sizeof(struct rwpd_evict_req) == 24, "wire");
 _Static_assert(sizeof(struct rwpd_reply) == 16, "wire");
+_Static_assert(sizeof(struct rwpd_zap) == 16, "wire");
 
 #endif

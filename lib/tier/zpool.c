@@ -112,11 +112,48 @@ static void punch(struct zpool *p, uint32_t b, uint32_t n)
 		  BLOCKS + (uint64_t)b * BLOCK, (uint64_t)n * BLOCK);
 }
 
-/* Rebuild the in-memory lists from the file. */
+/*
+ * Rebuild from the file. The handle table is the truth: a block's bitmap and count are
+ * recomputed from the handles that point into it, so whatever an owner killed between
+ * two stores left behind is at worst space freed again, never an object shared.
+ */
 static int rebuild(struct zpool *p)
 {
 	for (unsigned int c = 0; c < NR_CLASSES; c++)
 		p->partial[c] = NONE;
+	for (uint64_t b = 0; b < p->hdr->blocks_hw; b++) {
+		struct zmeta *m = &p->metas[b];
+
+		m->used = 0;
+		memset(m->bitmap, 0, sizeof(m->bitmap));
+		if (m->cls == CONT)
+			m->cls = 0; /* a run is re-marked from its big object below */
+	}
+	for (uint64_t h = 0; h < p->hdr->handles_hw; h++) {
+		struct zhandle *zh = &p->handles[h];
+		uint32_t b;
+		struct zmeta *m;
+
+		if (!zh->used)
+			continue;
+		if (zh->off < BLOCKS || (b = block_of(zh->off)) >= p->hdr->blocks_hw) {
+			*zh = (struct zhandle){ 0 }; /* points nowhere: forget it */
+			continue;
+		}
+		m = &p->metas[b];
+		if (zh->len > 4096) {
+			uint32_t n = (zh->len + BLOCK - 1) / BLOCK;
+
+			*m = (struct zmeta){ .cls = BIG, .used = 1, .run = n };
+			for (uint32_t i = 1; i < n && b + i < p->hdr->blocks_hw; i++)
+				p->metas[b + i] = (struct zmeta){ .cls = CONT };
+			continue;
+		}
+		uint32_t obj = (zh->off - (BLOCKS + (uint64_t)b * BLOCK)) / obj_size(m->cls);
+
+		m->bitmap[obj / 64] |= 1ULL << (obj % 64);
+		m->used++;
+	}
 	for (uint64_t h = 0; h < p->hdr->handles_hw; h++)
 		if (!p->handles[h].used && push(&p->free_handles, &p->nr_free_handles,
 						&p->cap_free_handles, h))
@@ -127,6 +164,7 @@ static int rebuild(struct zpool *p)
 		if (m->cls == CONT)
 			continue;
 		if (!m->used) {
+			punch(p, b, 1);
 			if (push(&p->free_blocks, &p->nr_free_blocks, &p->cap_free_blocks, b))
 				return -ENOMEM;
 			continue;
@@ -309,6 +347,10 @@ void zpool_release(struct zpool *p, uint32_t slot)
 	zh = &p->handles[slot];
 	b = block_of(zh->off);
 	m = &p->metas[b];
+	uint64_t off = zh->off;
+
+	/* the handle goes first: a crash after it leaves space unused, not an object shared */
+	__atomic_store_n(&zh->used, 0, __ATOMIC_RELEASE);
 	if (m->cls == BIG) {
 		uint32_t n = m->run;
 
@@ -319,7 +361,7 @@ void zpool_release(struct zpool *p, uint32_t slot)
 			push(&p->free_blocks, &p->nr_free_blocks, &p->cap_free_blocks, b + i);
 	} else {
 		unsigned int cls = m->cls;
-		uint32_t obj = (zh->off - (BLOCKS + (uint64_t)b * BLOCK)) / obj_size(cls);
+		uint32_t obj = (off - (BLOCKS + (uint64_t)b * BLOCK)) / obj_size(cls);
 		bool was_full = m->used == objs_per_block(cls);
 
 		m->bitmap[obj / 64] &= ~(1ULL << (obj % 64));

@@ -166,3 +166,39 @@ RWP_EXPORT int64_t rwp_ctx_wss_bytes(struct rwp_ctx *ctx, unsigned int window)
 	pthread_mutex_unlock(&ctx->track_lock);
 	return bytes;
 }
+
+/*
+ * Pages accessed since the last tick, as far as a scan can tell without disturbing the
+ * interval: set in bits (one per page). 0 for backends whose fault thread records
+ * accesses (the age byte says it), -errno on a scan error.
+ */
+int rwp_track_touched(struct rwp_region *r, uint64_t *bits)
+{
+	struct rwp_runs runs = { 0 };
+	struct rwp_scan_req req = { .start = r->addr, .end = r->addr + r->len };
+	int ret;
+
+	switch (r->ops->id) {
+	case RWP_BACKEND_NATIVE:
+		req.category_mask = req.return_mask = PAGE_IS_ACCESSED;
+		break;
+	case RWP_BACKEND_WP_ASYNC:
+		if (r->mem == RWP_MEM_ANON)
+			req.category_mask = req.return_mask = PAGE_IS_WRITTEN;
+		else
+			req.category_anyof_mask = req.return_mask = PAGE_IS_PRESENT;
+		break;
+	default:
+		return 0;
+	}
+	ret = rwp_pagemap_scan(r->ctx, &req, &runs);
+	for (size_t i = 0; !ret && i < runs.n; i++) {
+		uint64_t first = rwp_page_of(r, runs.v[i].start);
+		uint64_t last = rwp_page_of(r, runs.v[i].end - 1);
+
+		for (uint64_t pg = first; pg <= last && pg < r->nr_pages; pg++)
+			bits[pg / 64] |= 1ULL << (pg % 64);
+	}
+	rwp_runs_free(&runs);
+	return ret;
+}

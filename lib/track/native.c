@@ -9,7 +9,7 @@
 #include <errno.h>
 
 /* Re-protecting a few pages that are still protected is cheaper than another ioctl. */
-#define NATIVE_MERGE_GAP (32 * PAGE_4K)
+#define NATIVE_MERGE_PAGES 32
 
 static unsigned int native_sees(enum rwp_mem mem)
 {
@@ -40,7 +40,7 @@ static int native_tick(struct rwp_region *r)
 		.return_mask = PAGE_IS_ACCESSED,
 	};
 
-	return rwp_track_scan_tick(r, &req, NATIVE_MERGE_GAP, protect);
+	return rwp_track_scan_tick(r, &req, NATIVE_MERGE_PAGES * r->page_size, protect);
 }
 
 /* A sync-mode RWP fault (while frozen): give the page back its access, which wakes. */
@@ -55,10 +55,13 @@ static int native_fault(struct rwp_region *r, const struct uffd_msg *msg, uint64
  * On hugetlbfs, Linux 7.3 keeps the RWP bit in each emptied entry as a marker: a read then
  * maps the page back still protected (the access is never seen) and a write blocks for
  * good. Unprotecting the range, before or after the zap, leaves no marker: what is touched
- * afterwards is seen like any first touch.
+ * afterwards is seen like any first touch. Until the dropping thread runs again the kernel
+ * answers -EAGAIN: the caller retries later.
  */
-void rwp_native_removed(struct rwp_ctx *ctx, uintptr_t start, uintptr_t end)
+int rwp_native_removed(struct rwp_ctx *ctx, uintptr_t start, uintptr_t end)
 {
+	int ret = 0;
+
 	pthread_rwlock_rdlock(&ctx->regions_lock);
 	for (size_t i = 0; i < ctx->nr_regions; i++) {
 		struct rwp_region *r = ctx->regions[i];
@@ -70,9 +73,11 @@ void rwp_native_removed(struct rwp_ctx *ctx, uintptr_t start, uintptr_t end)
 			continue;
 		s &= ~(r->page_size - 1);
 		e = (e + r->page_size - 1) & ~(r->page_size - 1);
-		rwp_uffd_rwprotect(ctx->uffd, s, e - s, 0);
+		if (rwp_uffd_rwprotect(ctx->uffd, s, e - s, 0) == -EAGAIN)
+			ret = -EAGAIN;
 	}
 	pthread_rwlock_unlock(&ctx->regions_lock);
+	return ret;
 }
 
 const struct rwp_backend_ops rwp_backend_native = {

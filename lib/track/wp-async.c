@@ -16,7 +16,7 @@
 #include <errno.h>
 
 /* A zap of an empty PTE costs ~0.02 ns, a syscall ~1 us: merge generously. */
-#define ZAP_MERGE_GAP (256 * PAGE_4K)
+#define ZAP_MERGE_PAGES 256
 
 static unsigned int wp_sees(enum rwp_mem mem)
 {
@@ -65,7 +65,7 @@ static int wp_tick(struct rwp_region *r)
 		return rwp_track_scan_tick(r, &req, 0, NULL);
 	}
 	req.category_anyof_mask = PAGE_IS_PRESENT;
-	return rwp_track_scan_tick(r, &req, ZAP_MERGE_GAP, zap);
+	return rwp_track_scan_tick(r, &req, ZAP_MERGE_PAGES * r->page_size, zap);
 }
 
 /* Async WP never blocks; a sync WP fault can only come from a uffd shared with others. */

@@ -106,6 +106,11 @@ static int owner(const struct layout *l, bool takeover, struct rwp_ctx **out)
 	if ((ret = rwp_tier_zram_new(NULL, &t)) || (ret = rwp_tier_attach(ctx, t, 0)) ||
 	    (ret = rwp_region_register(ctx, &ro, &r)))
 		goto err;
+	if (getenv("RWP_TEST_NO_PREFETCH")) {
+		RWP_OPTS(rwp_fetch_opts, fo, .no_prefetch = true);
+
+		rwp_fetch_configure(ctx, &fo);
+	}
 	settled = rwp_ctx_recover(ctx);
 	if (settled < 0) {
 		ret = (int)settled;

@@ -28,22 +28,31 @@ static const struct tcase cases[] = {
 };
 
 /* A page that compresses like typical guest memory: a stamp, then repeated text. */
+static const char text[] = "rwp resident-memory test page, guest data follows. ";
+#define TEXT_LEN (sizeof(text) - 1)
+static char repeated[4096 + TEXT_LEN];
+
+static void text_init(void)
+{
+	for (size_t i = 0; i < sizeof(repeated); i++)
+		repeated[i] = text[i % TEXT_LEN];
+}
+
 static void stamp(uint8_t *p, size_t pg)
 {
-	static const char text[] = "rwp resident-memory test page, guest data follows. ";
-
 	memset(p, 0, 64);
 	snprintf((char *)p, 64, "page %zu", pg);
-	for (size_t i = 64; i < 4096; i++)
-		p[i] = text[(i + pg) % (sizeof(text) - 1)];
+	/* byte i (>= 64) is text[(i + pg) % TEXT_LEN]: one copy, fast even under emulation */
+	memcpy(p + 64, repeated + (64 + pg) % TEXT_LEN, 4096 - 64);
 }
 
 static bool stamped(const uint8_t *p, size_t pg)
 {
-	uint8_t want[4096];
+	char head[64] = { 0 };
 
-	stamp(want, pg);
-	return !memcmp(p, want, 4096);
+	snprintf(head, sizeof(head), "page %zu", pg);
+	return !memcmp(p, head, 64) &&
+	       !memcmp(p + 64, repeated + (64 + pg) % TEXT_LEN, 4096 - 64);
 }
 
 /* Resident bytes of the guest as the kernel counts them. */
@@ -133,6 +142,7 @@ out:
 int main(void)
 {
 	tap_init();
+	text_init();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		if (backend_selected(cases[i].backend))
 			run_case(&cases[i]);

@@ -56,7 +56,6 @@ struct env {
 static const char *filter; /* -f: only cases whose name has this */
 static bool list;	     /* -l: print the case names */
 
-
 static void msleep(unsigned int ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };

@@ -49,7 +49,6 @@ struct genv {
 static const char *filter; /* -f: only cases whose name has this */
 static bool list;	     /* -l: print the case names */
 
-
 /* The content of the region before the test, and what a writer puts there instead. */
 static uint64_t pat(size_t word)
 {

@@ -63,6 +63,9 @@ static bool reencodes(const struct rwpd_msg *m, const void *orig, int len)
 	case RWPD_METRICS:
 		n = rwpd_encode_metrics(again, CAP, m->hdr.seq);
 		break;
+	case RWPD_ZAP:
+		n = rwpd_encode_zap(again, CAP, m->hdr.seq, m->zap.addr, m->zap.len);
+		break;
 	case RWPD_REPLY:
 		n = rwpd_encode_reply(again, CAP, m->hdr.seq, m->reply.status, m->reply.guest_id,
 				      m->text, m->text_len);
@@ -194,6 +197,11 @@ static void roundtrips(void)
 	ret = decode(pkt, n, 0, &m, err, sizeof(err));
 	tap_ok(n == 16 && !ret && m.hdr.len == 0 && reencodes(&m, pkt, n),
 	       "METRICS round trip %s", err);
+
+	n = rwpd_encode_zap(pkt, CAP, 11, 0x7f0000001000ULL, 8192);
+	ret = decode(pkt, n, 0, &m, err, sizeof(err));
+	tap_ok(!ret && m.zap.addr == 0x7f0000001000ULL && m.zap.len == 8192 &&
+	       reencodes(&m, pkt, n), "ZAP round trip %s", err);
 
 	n = rwpd_encode_reply(pkt, CAP, 10, 0, 12, text, strlen(text));
 	ret = decode(pkt, n, 0, &m, err, sizeof(err));
@@ -411,8 +419,16 @@ static void malformed_other(void)
 	expect(pkt, n, 0, EPROTO, "wrong version");
 	n = rwpd_encode(pkt, CAP, 0, 1, NULL, 0);
 	expect(pkt, n, 0, EPROTO, "type 0");
-	n = rwpd_encode(pkt, CAP, 9, 1, NULL, 0);
-	expect(pkt, n, 0, EPROTO, "type 9");
+	n = rwpd_encode(pkt, CAP, 10, 1, NULL, 0);
+	expect(pkt, n, 0, EPROTO, "type 10");
+	n = rwpd_encode(pkt, CAP, RWPD_ZAP, 1, NULL, 0);
+	expect(pkt, n, 0, EBADMSG, "ZAP without its payload");
+	n = rwpd_encode_zap(pkt, CAP, 1, 4096, 0);
+	expect(pkt, n, 0, EINVAL, "ZAP of nothing");
+	n = rwpd_encode_zap(pkt, CAP, 1, 4097, 4096);
+	expect(pkt, n, 0, EINVAL, "ZAP unaligned");
+	n = rwpd_encode_zap(pkt, CAP, 1, UINT64_MAX - 4095, 8192);
+	expect(pkt, n, 0, EINVAL, "ZAP wrapping");
 	n = rwpd_encode(pkt, CAP, 0x101, 1, NULL, 0);
 	expect(pkt, n, 0, EPROTO, "type 0x101");
 	n = rwpd_encode_detach(pkt, CAP, 1, 4);
@@ -465,7 +481,7 @@ static void malformed_other(void)
 			&(struct rwpd_status_req){ .pad = 1 }, sizeof(struct rwpd_status_req));
 	expect(pkt, n, 0, EINVAL, "STATUS with non-zero pad");
 
-	pol.flags = 2;
+	pol.flags = RWPD_POLICY_FLAGS + 1;
 	n = rwpd_encode_policy(pkt, CAP, 1, &pol);
 	expect(pkt, n, 0, EINVAL, "SET_POLICY with undefined flags");
 	pol.flags = 0;

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: MIT
+/*
+ * rwpd serves several guests at once: four guests (memfds handed over with
+ * rwp_client_attach(), each with a thread reading, writing and verifying its pages while
+ * rwpd tracks and evicts every 100 ms) all come back bit-exact, and the kernel shows
+ * their memory left while they ran.
+ */
+#define _GNU_SOURCE
+#include "../lib/guestmem.h"
+#include "../lib/pattern.h"
+#include "../lib/rwpd-run.h"
+#include "../lib/tap.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+TAP_DEFINE;
+
+#define GUESTS 4
+#define MB 64
+#define SUBS (MB * 256)
+#define SECONDS 8
+
+struct vm {
+	int idx;
+	struct guestmem g;
+	struct rwp_client *client;
+	uint32_t version[SUBS];
+	atomic_uint bad;
+	atomic_ulong ops;
+	uint64_t min_resident;
+	pthread_t th;
+};
+
+static atomic_bool stop;
+
+static void *run_guest(void *arg)
+{
+	struct vm *v = arg;
+	uint64_t seed = 11 + v->idx, window = 0;
+
+	while (!atomic_load(&stop)) {
+		uint64_t x = test_rand(&seed), s = (x >> 8) % (SUBS / 16), ver;
+
+		/* a hot sixteenth that moves, and now and then anywhere */
+		s = (window + s) % SUBS;
+		if (!(x % 512))
+			s = (x >> 20) % SUBS;
+		if (!(x % 65536))
+			window = (window + SUBS / 8) % SUBS;
+		if (!pattern_check(v->g.base + s * 4096, s, &ver) || ver != v->version[s])
+			atomic_fetch_add(&v->bad, 1);
+		if (x & 32)
+			pattern_fill(v->g.base + s * 4096, s, ++v->version[s]);
+		atomic_fetch_add(&v->ops, 1);
+	}
+	return NULL;
+}
+
+static uint64_t resident(struct vm *v)
+{
+	struct stat st;
+
+	return fstat(v->g.fd, &st) ? 0 : (uint64_t)st.st_blocks * 512;
+}
+
+static void log_client(void *arg, enum rwp_log_level lvl, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, "# client[%d]: %s\n", lvl, msg);
+}
+
+int main(int argc, char **argv)
+{
+	static struct vm vms[GUESTS];
+	struct rwpd_run d = { 0 };
+	const char *why;
+	char *status;
+	int started = 0;
+	bool ok = true;
+
+	(void)argc;
+	tap_init();
+	if (!backend_available(RWP_BACKEND_WP_ASYNC, RWP_MEM_SHMEM, &why) &&
+	    !backend_available(RWP_BACKEND_NATIVE, RWP_MEM_SHMEM, &why)) {
+		tap_skip("rwpd guests", "%s", why);
+		return tap_done();
+	}
+	CHECK(!rwpd_run_start(&d, rwpd_path_near(argv[0]),
+			      "interval_ms = 100\nmin_idle = 1\nrefault_ppm = 0\ntier = zram-lz4"),
+	      fail, "cannot start rwpd");
+	tap_ok(true, "rwpd started");
+	for (int i = 0; i < GUESTS; i++) {
+		struct vm *v = &vms[i];
+		char name[16];
+
+		v->idx = i;
+		CHECK(!guestmem_map(&v->g, RWP_MEM_SHMEM, MB << 20, &why), fail, "map");
+		madvise(v->g.base, v->g.len, MADV_DONTFORK);
+		for (uint64_t s = 0; s < SUBS; s++)
+			pattern_fill(v->g.base + s * 4096, s, v->version[s] = 1);
+		v->min_resident = resident(v);
+		snprintf(name, sizeof(name), "vm%d", i);
+		struct rwp_client_region reg = { .addr = v->g.base, .len = v->g.len,
+						 .mem = RWP_MEM_SHMEM, .fd = v->g.fd };
+		RWP_OPTS(rwp_client_opts, co, .socket = d.socket, .name = name, .regions = &reg,
+			 .nr_regions = 1, .flags = RWP_CLIENT_EVICTABLE, .log = log_client);
+		int ret = rwp_client_attach(&co, &v->client);
+
+		CHECK(!ret, fail, "attach %s: %d", name, ret);
+		CHECK(!pthread_create(&v->th, NULL, run_guest, v), fail, "thread");
+		started++;
+	}
+	tap_ok(true, "%d guests attached", GUESTS);
+	for (int t = 0; t < SECONDS * 10; t++) {
+		usleep(100000);
+		for (int i = 0; i < GUESTS; i++) {
+			uint64_t r = resident(&vms[i]);
+
+			if (r < vms[i].min_resident)
+				vms[i].min_resident = r;
+		}
+	}
+	status = rwpd_run_status(&d);
+	if (status && getenv("RWP_TEST_VERBOSE"))
+		fprintf(stderr, "%s\n", status);
+	tap_ok(status && strstr(status, "\"vm3\""), "STATUS lists the guests");
+	free(status);
+fail:
+	atomic_store(&stop, true);
+	for (int i = 0; i < started; i++)
+		pthread_join(vms[i].th, NULL);
+	for (int i = 0; i < started; i++) {
+		struct vm *v = &vms[i];
+		bool good = !atomic_load(&v->bad);
+
+		/* every page, evicted or not, reads back as last written */
+		for (uint64_t s = 0; good && s < SUBS; s++) {
+			uint64_t ver;
+
+			good = pattern_check(v->g.base + s * 4096, s, &ver) && ver == v->version[s];
+		}
+		tap_ok(good && v->min_resident < v->g.len / 2,
+		       "vm%d: %lu ops, %u bad reads, resident went down to %llu of %u MiB, every "
+		       "page bit-exact", i, atomic_load(&v->ops), atomic_load(&v->bad),
+		       (unsigned long long)v->min_resident >> 20, MB);
+		ok &= good;
+		CHECK(!rwp_client_detach(v->client), next, "detach vm%d", i);
+next:
+		v->client = NULL;
+	}
+	for (int i = 0; i < started; i++) {
+		struct vm *v = &vms[i];
+		bool good = true;
+
+		for (uint64_t s = 0; good && s < SUBS; s++) {
+			uint64_t ver;
+
+			good = pattern_check(v->g.base + s * 4096, s, &ver) && ver == v->version[s];
+		}
+		ok &= good;
+		guestmem_unmap(&v->g);
+	}
+	tap_ok(ok && started == GUESTS, "after detach every page of every guest is home, intact");
+	tap_ok(rwpd_run_stop(&d, SIGTERM) == 0, "rwpd stops cleanly on SIGTERM");
+	rwpd_run_clean(&d);
+	return tap_done();
+}
