@@ -35,6 +35,8 @@ static int reencode(const struct rwpd_msg *m)
 		return rwpd_encode_evict(again, sizeof(again), seq, &m->evict);
 	case RWPD_METRICS:
 		return rwpd_encode_metrics(again, sizeof(again), seq);
+	case RWPD_ZAP:
+		return rwpd_encode_zap(again, sizeof(again), seq, m->zap.addr, m->zap.len);
 	case RWPD_REPLY:
 		return rwpd_encode_reply(again, sizeof(again), seq, m->reply.status,
 					 m->reply.guest_id, m->text, m->text_len);
