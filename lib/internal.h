@@ -87,6 +87,7 @@ struct rwp_region {
 	int index;			 /* position among the context's evictable regions */
 	uint8_t *io_mem;		 /* our own untracked mapping of fd, for copying pages */
 	struct rwp_tier *image;		 /* lazy-restore source, or NULL */
+	_Atomic bool image_ready;	 /* every untouched page now names the image */
 	const struct rwp_capture_ops *capture;
 	_Atomic uint64_t nonresident;	 /* pages in a tier or zero */
 };

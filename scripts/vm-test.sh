@@ -9,6 +9,8 @@
 #   RWP_VM_TIMEOUT=SECS    limit on the whole VM run (default 2400)
 #   RWP_VM_TEST_TIMEOUT=S  limit on each test inside the VM (default 900)
 #   RWP_VM_KERNEL=PATH     boot this vmlinuz instead of the cached/fetched one
+#   RWP_VM_RUN="PROG ARGS" instead of the suite, run BUILD_DIR/PROG ARGS in the VM (for the
+#                          benchmarks' native figures); its exit status is the result
 # The kernel is fetched once with scripts/kernel-suite.sh and cached in
 # ${XDG_CACHE_HOME:-~/.cache}/rwp/kernel/ (delete that directory to fetch a newer one).
 set -eu
@@ -84,6 +86,12 @@ else
 fi
 
 # --- the tests: executables of meson suite 'kernel' ------------------------------------
+if [ -n "${RWP_VM_RUN:-}" ]; then
+	prog=${RWP_VM_RUN%% *}
+	args=${RWP_VM_RUN#"$prog"}
+	[ -x "$build/$prog" ] || die "RWP_VM_RUN: $build/$prog is not built"
+	echo "$build/$prog" >"$tmp/tests"
+else
 meson introspect --tests "$build" >"$tmp/tests.json" || die "meson introspect --tests $build failed"
 python3 - "$tmp/tests.json" >"$tmp/tests" <<'EOF' || die "cannot read the test list"
 import json, sys
@@ -94,6 +102,7 @@ for t in json.load(open(sys.argv[1])):
         print(t["cmd"][0])
 EOF
 [ -s "$tmp/tests" ] || die "no tests of suite 'kernel' in $build"
+fi
 
 # --- the initramfs --------------------------------------------------------------------
 root=$tmp/root
@@ -112,6 +121,11 @@ while read -r exe; do
 	cp "$exe" "$root/tests/"
 	echo "vm-test: test ${exe##*/}"
 done <"$tmp/tests"
+if [ -n "${RWP_VM_RUN:-}" ]; then
+	mv "$root/tests/${prog##*/}" "$root/bin/"
+	printf '#!/bin/sh\nexec %s%s\n' "${prog##*/}" "$args" >"$root/tests/run"
+	chmod 755 "$root/tests/run"
+fi
 (cd "$root" && find . | $cpio -o -H newc -R 0:0) | gzip -1 >"$tmp/initramfs.gz"
 
 # A disk for the tests that need a real filesystem (O_DIRECT, a file on disk): ext4 on

@@ -31,7 +31,9 @@ int rwp_fetch_configure(struct rwp_ctx *ctx, const struct rwp_fetch_opts *opts);
 /*
  * Lazy restore: every page of r starts out in the read-only image file fd at offset (a
  * snapshot's memory file) and is copied in when first touched. r must be registered
- * with RWP_REGION_LAZY (or _EVICTABLE), before any page of it is touched.
+ * with RWP_REGION_LAZY (or _EVICTABLE). Faults on a LAZY region wait until its image is
+ * attached, so its owner may already run; attach it to an _EVICTABLE region before any
+ * page of it is touched.
  */
 int rwp_region_set_image(struct rwp_region *r, int fd, off_t offset);
 

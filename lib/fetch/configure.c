@@ -63,5 +63,7 @@ RWP_EXPORT int rwp_region_set_image(struct rwp_region *r, int fd, off_t offset)
 			atomic_fetch_add(&r->nonresident, 1);
 	}
 	pthread_mutex_unlock(&ctx->track_lock);
+	atomic_store(&r->image_ready, true);
+	rwp_fault_thread_kick(ctx);
 	return 0;
 }

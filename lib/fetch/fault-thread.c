@@ -83,6 +83,14 @@ static int handle_pagefault(struct fault_thread *ft, const struct uffd_msg *msg,
 		ret = -EBUSY;
 		goto out;
 	}
+	/*
+	 * A lazy region's owner may run before its image is attached (a Firecracker guest
+	 * resumes as it hands over): its untouched pages are not holes, they wait.
+	 */
+	if ((r->flags & RWP_REGION_LAZY) && !atomic_load(&r->image_ready)) {
+		ret = -EBUSY;
+		goto out;
+	}
 	if (r->state && is_tracking_fault(flags)) {
 		ps_t s = ps_load(&r->state[pg]);
 

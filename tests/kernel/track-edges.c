@@ -7,7 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "../lib/guestmem.h"
-#include "../lib/isolate.h"
+#include "../lib/combos.h"
 #include "../lib/tap.h"
 #include "../lib/truth.h"
 
@@ -979,19 +979,6 @@ static const struct edge_case edge_cases[] = {
 	{ "a disk file's mapping is refused", case_disk_file },
 };
 
-struct combo {
-	enum rwp_mem mem;
-	enum rwp_backend backend;
-};
-
-/* MINOR faults do not exist on private anon memory: that pair is never a combination. */
-static const struct combo combos[] = {
-	{ RWP_MEM_SHMEM, RWP_BACKEND_NATIVE },	 { RWP_MEM_HUGETLB, RWP_BACKEND_NATIVE },
-	{ RWP_MEM_ANON, RWP_BACKEND_NATIVE },	 { RWP_MEM_SHMEM, RWP_BACKEND_WP_ASYNC },
-	{ RWP_MEM_HUGETLB, RWP_BACKEND_WP_ASYNC }, { RWP_MEM_ANON, RWP_BACKEND_WP_ASYNC },
-	{ RWP_MEM_SHMEM, RWP_BACKEND_MINOR },	 { RWP_MEM_HUGETLB, RWP_BACKEND_MINOR },
-};
-
 struct one {
 	const struct edge_case *ec;
 	const struct combo *cb;
@@ -1021,23 +1008,10 @@ static int run_case(void *arg, char *why, size_t why_len)
 
 static void run_one(const struct edge_case *ec, const struct combo *cb)
 {
+	const struct combo_run r = { filter, list, CASE_TIMEOUT_S };
 	struct one o = { ec, cb };
-	const char *why;
-	char name[160];
 
-	snprintf(name, sizeof(name), "%s/%s: %s", rwp_mem_name(cb->mem),
-		 rwp_backend_name(cb->backend), ec->name);
-	if (filter && !strstr(name, filter))
-		return;
-	if (list) {
-		printf("%s\n", name);
-		return;
-	}
-	if (!backend_available(cb->backend, cb->mem, &why)) {
-		tap_skip(name, "%s", why);
-		return;
-	}
-	tap_isolated(name, CASE_TIMEOUT_S, run_case, &o);
+	combo_run_case(&r, cb, ec->name, run_case, &o);
 }
 
 /* Forcing a backend that the kernel, the memory or the uffd lacks: -EOPNOTSUPP, and why. */

@@ -9,7 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "../lib/guestmem.h"
-#include "../lib/isolate.h"
+#include "../lib/combos.h"
 #include "../lib/tap.h"
 #include "../lib/truth.h"
 
@@ -400,18 +400,6 @@ static const struct gup_case gup_cases[] = {
 	{ "vmsplice of tracked pages into a pipe", case_vmsplice },
 };
 
-struct combo {
-	enum rwp_mem mem;
-	enum rwp_backend backend;
-};
-
-static const struct combo combos[] = {
-	{ RWP_MEM_SHMEM, RWP_BACKEND_NATIVE },	 { RWP_MEM_HUGETLB, RWP_BACKEND_NATIVE },
-	{ RWP_MEM_ANON, RWP_BACKEND_NATIVE },	 { RWP_MEM_SHMEM, RWP_BACKEND_WP_ASYNC },
-	{ RWP_MEM_HUGETLB, RWP_BACKEND_WP_ASYNC }, { RWP_MEM_ANON, RWP_BACKEND_WP_ASYNC },
-	{ RWP_MEM_SHMEM, RWP_BACKEND_MINOR },	 { RWP_MEM_HUGETLB, RWP_BACKEND_MINOR },
-};
-
 struct one {
 	const struct gup_case *gc;
 	const struct combo *cb;
@@ -437,23 +425,10 @@ static int run_case(void *arg, char *why, size_t why_len)
 
 static void run_one(const struct gup_case *gc, const struct combo *cb)
 {
+	const struct combo_run r = { filter, list, CASE_TIMEOUT_S };
 	struct one o = { gc, cb };
-	const char *why;
-	char name[160];
 
-	snprintf(name, sizeof(name), "%s/%s: %s", rwp_mem_name(cb->mem),
-		 rwp_backend_name(cb->backend), gc->name);
-	if (filter && !strstr(name, filter))
-		return;
-	if (list) {
-		printf("%s\n", name);
-		return;
-	}
-	if (!backend_available(cb->backend, cb->mem, &why)) {
-		tap_skip(name, "%s", why);
-		return;
-	}
-	tap_isolated(name, CASE_TIMEOUT_S, run_case, &o);
+	combo_run_case(&r, cb, gc->name, run_case, &o);
 }
 
 int main(int argc, char **argv)
