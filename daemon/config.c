@@ -31,6 +31,7 @@ enum key_id {
 	K_TARGET,
 	K_MAX_EVICT,
 	K_REFAULT,
+	K_PREFETCH,
 	K_TIER,
 	K_FIRECRACKER,
 	NR_KEYS
@@ -322,6 +323,11 @@ static int set_key(struct parser *p, enum key_id k, const char *key, char *v)
 		return get_path(p, key, v, c->ws_dir, sizeof(c->ws_dir));
 	case K_LOG_LEVEL:
 		return set_log_level(p, v);
+	case K_PREFETCH:
+		ret = get_uint(p, key, v, 0, RWPD_PREFETCH_MAX, &x);
+		if (!ret)
+			c->prefetch = (unsigned int)x;
+		return ret;
 	case K_TIER:
 		return set_tier(p, v);
 	case K_FIRECRACKER:
@@ -372,6 +378,7 @@ static const struct key {
 	[K_TARGET] = { "target_resident", 0 },
 	[K_MAX_EVICT] = { "max_evict", 0 },
 	[K_REFAULT] = { "refault_ppm", 0 },
+	[K_PREFETCH] = { "prefetch", GLOBAL_ONLY },
 	[K_TIER] = { "tier", GLOBAL_ONLY | REPEAT },
 	[K_FIRECRACKER] = { "firecracker", GLOBAL_ONLY | REPEAT },
 };
@@ -488,6 +495,7 @@ void rwpd_config_defaults(struct rwpd_config *c)
 	strcpy(c->state_dir, "/var/lib/rwpd");
 	strcpy(c->ws_dir, "/var/lib/rwpd/ws");
 	c->log_level = RWP_LOG_INFO;
+	c->prefetch = 4;
 	c->policy = (struct rwpd_policy_conf){
 		.set = RWPD_CONF_INTERVAL | RWPD_CONF_MIN_IDLE | RWPD_CONF_TARGET |
 		       RWPD_CONF_MAX_EVICT | RWPD_CONF_REFAULT,

@@ -21,6 +21,7 @@
 #define RWPD_CONF_MAX_FC 32
 #define RWPD_CONF_MAX_GUESTS 64
 #define RWPD_CONF_LINE_MAX 4096
+#define RWPD_PREFETCH_MAX 8	  /* librwp's limit (struct rwp_fetch_opts) */
 #define RWPD_CONF_FILE_MAX (1 << 20)
 
 enum rwpd_tier_kind {
@@ -72,6 +73,7 @@ struct rwpd_config {
 	char state_dir[RWPD_CONF_PATH_MAX];
 	char ws_dir[RWPD_CONF_PATH_MAX];
 	enum rwp_log_level log_level;
+	unsigned int prefetch;	  /* evicted neighbours fetched with a fault, each way; 0: off */
 	struct rwpd_policy_conf policy; /* every field set: defaults, then the file's */
 	struct rwpd_tier_conf tiers[RWP_TIERS_MAX]; /* chain order, fastest first */
 	unsigned int nr_tiers;

@@ -45,9 +45,33 @@ static void guest_log(void *arg, enum rwp_log_level lvl, const char *msg)
 }
 
 /*
- * The tier chain of the configuration, made for one guest. A file tier on a directory
- * gets a file of its own there, named so that a successor finds it again.
+ * Where guest g keeps tier tc: a file tier on a directory gets a file of its own there,
+ * named so that a successor finds it again; other targets are used as they are.
  */
+static void tier_target(const struct guest *g, const struct rwpd_tier_conf *tc, char *out,
+			size_t n)
+{
+	struct stat st;
+
+	if (tc->kind == RWPD_TIER_FILE && !stat(tc->target, &st) && S_ISDIR(st.st_mode))
+		snprintf(out, n, "%s/guest-%llu.swap", tc->target, (unsigned long long)g->id);
+	else
+		snprintf(out, n, "%s", tc->target);
+}
+
+/* Another guest that stores pages in the tiers: an NBD export holds one guest's pages. */
+static bool tiers_in_use(struct rwpd *d)
+{
+	bool used = false;
+
+	pthread_mutex_lock(&d->lock);
+	for (struct guest *o = d->guests; o && !used; o = o->next)
+		used = o->kind != RWPD_GUEST_FIRECRACKER;
+	pthread_mutex_unlock(&d->lock);
+	return used;
+}
+
+/* The tier chain of the configuration, made for one guest. */
 static int attach_tiers(struct guest *g, char *err, size_t errlen)
 {
 	const struct rwpd_config *c = &g->d->cfg;
@@ -56,7 +80,6 @@ static int attach_tiers(struct guest *g, char *err, size_t errlen)
 		const struct rwpd_tier_conf *tc = &c->tiers[i];
 		struct rwp_tier *t = NULL;
 		char path[RWPD_CONF_PATH_MAX + 64];
-		struct stat st;
 		int ret;
 
 		switch (tc->kind) {
@@ -70,19 +93,25 @@ static int attach_tiers(struct guest *g, char *err, size_t errlen)
 			break;
 		}
 		case RWPD_TIER_FILE: {
-			if (!stat(tc->target, &st) && S_ISDIR(st.st_mode))
-				snprintf(path, sizeof(path), "%s/guest-%llu.swap", tc->target,
-					 (unsigned long long)g->id);
-			else
-				snprintf(path, sizeof(path), "%s", tc->target);
+			tier_target(g, tc, path, sizeof(path));
 			RWP_OPTS(rwp_tier_file_opts, o, .path = path, .max_bytes = tc->max_bytes);
 
 			ret = rwp_tier_file_new(&o, &t);
+			if (ret == -EBUSY) {
+				snprintf(err, errlen, "tier %u: file %s holds another guest's pages; "
+					 "give a directory to give each guest its own file", i, path);
+				return ret;
+			}
 			break;
 		}
 		case RWPD_TIER_NBD: {
 			RWP_OPTS(rwp_tier_nbd_opts, o, .uri = tc->target);
 
+			if (tiers_in_use(g->d)) {
+				snprintf(err, errlen, "tier %u: NBD export %s holds another guest's "
+					 "pages; run one rwpd per export", i, tc->target);
+				return -EBUSY;
+			}
 			ret = rwp_tier_nbd_new(&o, &t);
 			break;
 		}
@@ -118,14 +147,11 @@ static void write_guest_conf(struct guest *g)
 		(unsigned long long)g->id, g->name);
 	for (unsigned int i = 0; i < c->nr_tiers; i++) {
 		const struct rwpd_tier_conf *tc = &c->tiers[i];
-		struct stat st;
+		char target[RWPD_CONF_PATH_MAX + 64];
 
-		if (tc->kind == RWPD_TIER_FILE && !stat(tc->target, &st) && S_ISDIR(st.st_mode))
-			fprintf(f, "tier file:%s/guest-%llu.swap", tc->target,
-				(unsigned long long)g->id);
-		else
-			fprintf(f, "tier %s%s%s", rwpd_tier_kind_name(tc->kind),
-				tc->target[0] ? ":" : "", tc->target);
+		tier_target(g, tc, target, sizeof(target));
+		fprintf(f, "tier %s%s%s", rwpd_tier_kind_name(tc->kind), target[0] ? ":" : "",
+			target);
 		fprintf(f, ",max=%llu,demote=%u\n", (unsigned long long)tc->max_bytes,
 			tc->demote_age);
 	}
@@ -148,6 +174,10 @@ static void *interval_thread(void *arg)
 			v = 0;
 		if (atomic_load(&g->stop))
 			break;
+		/* woken by a policy change: this pass already follows the new policy */
+		pthread_mutex_lock(&g->policy_lock);
+		p = g->policy;
+		pthread_mutex_unlock(&g->policy_lock);
 		if (atomic_load(&g->phase) != RWPD_PHASE_RUNNING || rwp_track_tick(g->ctx) < 0)
 			continue;
 		if (!g->d->cfg.nr_tiers || !g->evictable)
@@ -280,6 +310,12 @@ int guest_create(struct rwpd *d, const struct guest_spec *s, struct guest **out,
 	ret = rwp_ctx_new(&co, &g->ctx);
 	if (ret) {
 		snprintf(err, errlen, "context: %s", strerror(-ret));
+		goto err;
+	}
+	RWP_OPTS(rwp_fetch_opts, fo, .prefetch = d->cfg.prefetch, .no_prefetch = !d->cfg.prefetch);
+	ret = rwp_fetch_configure(g->ctx, &fo);
+	if (ret) {
+		snprintf(err, errlen, "prefetch: %s", strerror(-ret));
 		goto err;
 	}
 	if (s->kind != RWPD_GUEST_FIRECRACKER && (ret = attach_tiers(g, err, errlen)))

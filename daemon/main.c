@@ -4,11 +4,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,6 +60,28 @@ static int mkdirs(const char *path)
 		*p = '/';
 	}
 	return mkdir(tmp, 0700) && errno != EEXIST ? -errno : 0;
+}
+
+/*
+ * One rwpd per state directory: two would recover, evict into and remove each other's
+ * guests. The lock goes with the process, however it dies.
+ */
+static int lock_state_dir(const char *state_dir)
+{
+	char path[RWPD_CONF_PATH_MAX + 16];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/rwpd.lock", state_dir);
+	fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int err = errno == EWOULDBLOCK ? EBUSY : errno;
+
+		close(fd);
+		return -err;
+	}
+	return fd; /* held for the life of the process */
 }
 
 /* Guest ids go on where the last rwpd left them: their state directories are named so. */
@@ -160,6 +184,12 @@ int main(int argc, char **argv)
 	}
 	if ((ret = mkdirs(d.cfg.state_dir)) || (ret = mkdirs(d.cfg.ws_dir))) {
 		fprintf(stderr, "rwpd: state directories: %s\n", strerror(-ret));
+		return 1;
+	}
+	ret = lock_state_dir(d.cfg.state_dir);
+	if (ret < 0) {
+		fprintf(stderr, "rwpd: state directory %s: %s\n", d.cfg.state_dir,
+			ret == -EBUSY ? "another rwpd serves it" : strerror(-ret));
 		return 1;
 	}
 	d.started = rwpd_now();

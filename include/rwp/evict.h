@@ -26,7 +26,7 @@ struct rwp_policy {
 	size_t sz;
 	unsigned int min_idle;	    /* evict pages idle at least this many intervals (>= 1) */
 	uint64_t target_resident;   /* bytes: evict oldest first down to this; 0 = no target */
-	uint64_t max_evict;	    /* pages per pass; 0 = unlimited */
+	uint64_t max_evict;	    /* 4 KiB pages per pass (a huge page is 512); 0 = unlimited */
 	/*
 	 * Refault budget, Google far-memory style: fetches per minute as a fraction of the
 	 * working set (e.g. 0.002 = 0.2%). Above it the policy waits longer before evicting

@@ -40,6 +40,7 @@ struct rwp_tier_file_opts {
 	uint64_t max_bytes;	/* 0 = unlimited (a block device: its size) */
 	bool direct;		/* O_DIRECT (pages are written from page-aligned buffers) */
 };
+/* Errors: -EBUSY (another tier holds the file: each file serves one tier), or open's. */
 int rwp_tier_file_new(const struct rwp_tier_file_opts *opts, struct rwp_tier **out);
 
 /* A remote NBD export (libnbd), reconnected after failures. */

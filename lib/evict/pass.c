@@ -62,7 +62,10 @@ static void pass_region(struct pass *p, struct rwp_region *r)
 		free(touched);
 		touched = NULL;
 	}
-	for (uint64_t pg = 0; pg < r->nr_pages && p->budget; pg++) {
+	/* the budget counts 4 KiB pages: a huge page never takes more than is left */
+	const uint64_t units = r->page_size / PAGE_4K;
+
+	for (uint64_t pg = 0; pg < r->nr_pages && p->budget >= units; pg++) {
 		ps_t s = ps_load(&r->state[pg]);
 		uint8_t a = age_byte(r, pg);
 
@@ -84,7 +87,7 @@ static void pass_region(struct pass *p, struct rwp_region *r)
 		if ((a & AGE_MASK) < p->min_age)
 			continue;
 		if (take(p, r, pg, s))
-			p->budget--;
+			p->budget -= units;
 	}
 	if (b->n)
 		capture_commit(p->e, b, p->res);

@@ -190,6 +190,65 @@ static int64_t settle_region(struct rwp_ctx *ctx, struct rwp_region *r, uint8_t 
 	return settled;
 }
 
+static void mark_slot(struct rwp_ctx *ctx, unsigned int tier, uint32_t slot, size_t page_size)
+{
+	struct rwp_tier *t = tier < ctx->nr_tiers ? ctx->tiers[tier] : NULL;
+
+	if (t && t->ops->recover_mark)
+		t->ops->recover_mark(t, slot, page_size);
+}
+
+/*
+ * Tell the tiers which slots hold pages: those the page maps name (stored, or the old
+ * home of a page caught BUSY) and those of the staged batch already stored. The rest are
+ * leftovers of stores the predecessor never recorded; the tiers may reuse or free them.
+ */
+static void mark_slots(struct rwp_ctx *ctx, struct rwp_evictor *e)
+{
+	struct stage_hdr *h = e->stage;
+	struct rwp_region *r = h->n ? region_by_index(ctx, h->region) : NULL;
+
+	for (size_t i = 0; i < ctx->nr_regions; i++) {
+		struct rwp_region *rr = ctx->regions[i];
+
+		for (uint64_t pg = 0; rr->state && pg < rr->nr_pages; pg++) {
+			ps_t s = ps_load(&rr->state[pg]);
+
+			if (ps_kind(s) == PS_STORED || ps_kind(s) == PS_BUSY)
+				mark_slot(ctx, ps_tier(s), ps_slot(s), rr->page_size);
+		}
+	}
+	for (uint32_t i = 0; r && r->state && h->n <= STAGE_MAX && i < h->n; i++)
+		if (h->status[i] == ST_STORED && h->tier[i] != STAGE_ZERO_TIER)
+			mark_slot(ctx, h->tier[i], h->slot[i], r->page_size);
+	for (unsigned int t = 0; t < ctx->nr_tiers; t++) {
+		struct rwp_tier *tier = ctx->tiers[t];
+		uint64_t freed = tier->ops->recover_done ? tier->ops->recover_done(tier) : 0;
+
+		if (freed)
+			rwp_log(ctx, RWP_LOG_INFO, "recover: tier %s: %llu unreferenced slots freed",
+				tier->name, (unsigned long long)freed);
+	}
+}
+
+/* What the tiers hold and the region lacks, for rwp_stats() and the policy. */
+static void count_evicted(struct rwp_ctx *ctx, struct rwp_region *r)
+{
+	uint64_t nonres = 0;
+
+	for (uint64_t pg = 0; r->state && pg < r->nr_pages; pg++) {
+		ps_t s = ps_load(&r->state[pg]);
+
+		nonres += ps_kind(s) != PS_RESIDENT;
+		if (ps_kind(s) != PS_STORED || ps_tier(s) >= ctx->nr_tiers)
+			continue;
+		ctx->tiers[ps_tier(s)]->pages++;
+		ctx->tiers[ps_tier(s)]->bytes += r->page_size;
+	}
+	if (r->state)
+		atomic_store(&r->nonresident, nonres);
+}
+
 RWP_EXPORT int64_t rwp_ctx_recover(struct rwp_ctx *ctx)
 {
 	struct rwp_evictor *e;
@@ -208,6 +267,9 @@ RWP_EXPORT int64_t rwp_ctx_recover(struct rwp_ctx *ctx)
 	if (ctx->features & UFFD_FEATURE_RWP_ASYNC)
 		rwp_uffd_set_mode(ctx->uffd, UFFD_FEATURE_RWP_ASYNC, 0);
 	ret = rwp_evictor_get(ctx, &e);
+	/* before anything is stored again: the slots in use must not be handed out twice */
+	if (!ret)
+		mark_slots(ctx, e);
 	if (!ret) {
 		n = finish_batch(e);
 		if (n < 0)
@@ -218,39 +280,8 @@ RWP_EXPORT int64_t rwp_ctx_recover(struct rwp_ctx *ctx)
 	for (size_t i = 0; !ret && i < ctx->nr_regions; i++)
 		if (ctx->regions[i]->state)
 			settled += settle_region(ctx, ctx->regions[i], buf);
-	/* tell the tiers which slots are still referred to, and count what is evicted */
-	for (size_t i = 0; !ret && i < ctx->nr_regions; i++) {
-		struct rwp_region *r = ctx->regions[i];
-		uint64_t nonres = 0;
-
-		if (!r->state)
-			continue;
-		for (uint64_t pg = 0; pg < r->nr_pages; pg++) {
-			ps_t s = ps_load(&r->state[pg]);
-
-			nonres += ps_kind(s) != PS_RESIDENT;
-			if (ps_kind(s) != PS_STORED || ps_tier(s) >= ctx->nr_tiers)
-				continue;
-			struct rwp_tier *t = ctx->tiers[ps_tier(s)];
-
-			if (t->ops->recover_mark)
-				t->ops->recover_mark(t, ps_slot(s), r->page_size);
-			t->pages++;
-			t->bytes += r->page_size;
-		}
-		atomic_store(&r->nonresident, nonres);
-	}
-	for (unsigned int t = 0; !ret && t < ctx->nr_tiers; t++) {
-		struct rwp_tier *tier = ctx->tiers[t];
-
-		if (tier->ops->recover_done) {
-			uint64_t freed = tier->ops->recover_done(tier);
-
-			if (freed)
-				rwp_log(ctx, RWP_LOG_INFO, "recover: tier %s: %llu unreferenced slots freed",
-					tier->name, (unsigned long long)freed);
-		}
-	}
+	for (size_t i = 0; !ret && i < ctx->nr_regions; i++)
+		count_evicted(ctx, ctx->regions[i]);
 	/* threads the old owner read faults from wait for a wake that never came */
 	for (size_t i = 0; i < ctx->nr_regions; i++) {
 		struct rwp_region *r = ctx->regions[i];

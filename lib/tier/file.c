@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -133,6 +134,16 @@ static void file_drop(struct rwp_tier *t, uint32_t slot, size_t page_size)
 	pthread_mutex_unlock(&f->lock);
 }
 
+/* Recovery: a page a predecessor stored stays where it is; new pages go around it. */
+static void file_recover_mark(struct rwp_tier *t, uint32_t slot, size_t page_size)
+{
+	struct filetier *f = to_file(t);
+
+	pthread_mutex_lock(&f->lock);
+	rwp_slots_mark(&f->slots, unit_of_slot(slot, page_size), units_of(page_size));
+	pthread_mutex_unlock(&f->lock);
+}
+
 static uint64_t file_used(struct rwp_tier *t)
 {
 	return __atomic_load_n(&to_file(t)->slots.used, __ATOMIC_RELAXED) * UNIT;
@@ -156,6 +167,7 @@ static const struct rwp_tier_ops file_ops = {
 	.drop = file_drop,
 	.used_bytes = file_used,
 	.destroy = file_destroy,
+	.recover_mark = file_recover_mark,
 };
 
 RWP_EXPORT int rwp_tier_file_new(const struct rwp_tier_file_opts *opts, struct rwp_tier **out)
@@ -178,6 +190,11 @@ RWP_EXPORT int rwp_tier_file_new(const struct rwp_tier_file_opts *opts, struct r
 		f->fd = open(path, flags | O_CREAT, 0600);
 	if (f->fd < 0 || fstat(f->fd, &st))
 		goto err;
+	/* two tiers writing slots of one file would overwrite each other's pages */
+	if (flock(f->fd, LOCK_EX | LOCK_NB)) {
+		errno = errno == EWOULDBLOCK ? EBUSY : errno;
+		goto err;
+	}
 	if (S_ISBLK(st.st_mode)) {
 		uint64_t size;
 

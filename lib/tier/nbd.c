@@ -140,6 +140,16 @@ static void nbd_drop(struct rwp_tier *t, uint32_t slot, size_t page_size)
 	pthread_mutex_unlock(&n->lock);
 }
 
+/* Recovery: a page a predecessor stored stays where it is; new pages go around it. */
+static void nbd_recover_mark(struct rwp_tier *t, uint32_t slot, size_t page_size)
+{
+	struct nbdtier *n = to_nbd(t);
+
+	pthread_mutex_lock(&n->lock);
+	rwp_slots_mark(&n->slots, (uint64_t)slot * (page_size / UNIT), page_size / UNIT);
+	pthread_mutex_unlock(&n->lock);
+}
+
 static uint64_t nbd_used(struct rwp_tier *t)
 {
 	(void)t;
@@ -164,6 +174,7 @@ static const struct rwp_tier_ops nbd_ops = {
 	.drop = nbd_drop,
 	.used_bytes = nbd_used,
 	.destroy = nbd_destroy,
+	.recover_mark = nbd_recover_mark,
 };
 
 RWP_EXPORT int rwp_tier_nbd_new(const struct rwp_tier_nbd_opts *opts, struct rwp_tier **out)

@@ -107,3 +107,18 @@ void rwp_slots_free(struct rwp_slots *s, uint64_t unit, unsigned int n)
 	set(s, unit, n, false);
 	s->used -= n;
 }
+
+int rwp_slots_mark(struct rwp_slots *s, uint64_t unit, unsigned int n)
+{
+	while (unit + n > s->units) {
+		int ret = grow(s);
+
+		if (ret)
+			return ret;
+	}
+	if (!is_free(s, unit, n))
+		return -EEXIST;
+	set(s, unit, n, true);
+	s->used += n;
+	return 0;
+}

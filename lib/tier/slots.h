@@ -24,5 +24,7 @@ void rwp_slots_destroy(struct rwp_slots *s);
 /* First unit of n free units aligned to n (n a power of two <= 512), or -ENOSPC/-ENOMEM. */
 int64_t rwp_slots_alloc(struct rwp_slots *s, unsigned int n);
 void rwp_slots_free(struct rwp_slots *s, uint64_t unit, unsigned int n);
+/* Recovery: units [unit, unit + n) hold a page a predecessor stored; -ENOSPC past limit. */
+int rwp_slots_mark(struct rwp_slots *s, uint64_t unit, unsigned int n);
 
 #endif

@@ -20,6 +20,8 @@ struct zram {
 	pthread_mutex_t lock; /* the pool and the zstd decompression context */
 	struct zpool *pool;
 	int fd;
+	struct rwp_ctx *ctx; /* bound to: the pool file is one of its state files */
+	char file[32];
 	uint64_t *seen; /* recovery: slots the page maps still refer to */
 	enum rwp_codec codec;
 	int level;
@@ -173,6 +175,9 @@ static void zram_destroy(struct rwp_tier *t)
 	zpool_close(z->pool);
 	if (z->fd >= 0)
 		close(z->fd);
+	/* freed with its context, every page home: the pool holds nothing anyone needs */
+	if (z->ctx)
+		rwp_state_remove(z->ctx, z->file);
 	free(z->seen);
 	pthread_mutex_destroy(&z->lock);
 	ZSTD_freeCCtx(z->cctx);
@@ -185,16 +190,16 @@ static void zram_destroy(struct rwp_tier *t)
 static int zram_bind(struct rwp_tier *t, struct rwp_ctx *ctx)
 {
 	struct zram *z = to_zram(t);
-	char name[32];
 	int ret;
 
-	snprintf(name, sizeof(name), "tier-%u.zram", t->index);
-	ret = rwp_state_open(ctx, name, &z->fd);
+	snprintf(z->file, sizeof(z->file), "tier-%u.zram", t->index);
+	ret = rwp_state_open(ctx, z->file, &z->fd);
 	if (ret)
 		return ret;
 	ret = zpool_open(z->fd, &z->pool);
 	if (ret)
-		return rwp_err(ctx, -ret, "%s: not a compressed-RAM pool", name);
+		return rwp_err(ctx, -ret, "%s: not a compressed-RAM pool", z->file);
+	z->ctx = ctx;
 	return 0;
 }
 

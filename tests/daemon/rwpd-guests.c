@@ -3,7 +3,8 @@
  * rwpd serves several guests at once: four guests (memfds handed over with
  * rwp_client_attach(), each with a thread reading, writing and verifying its pages while
  * rwpd tracks and evicts every 100 ms) all come back bit-exact, and the kernel shows
- * their memory left while they ran.
+ * their memory left while they ran. A file tier that is one plain file can hold only one
+ * guest's pages: a second guest is refused, and the first goes on unharmed.
  */
 #define _GNU_SOURCE
 #include "../lib/guestmem.h"
@@ -11,10 +12,12 @@
 #include "../lib/rwpd-run.h"
 #include "../lib/tap.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -76,6 +79,56 @@ static void log_client(void *arg, enum rwp_log_level lvl, const char *msg)
 	fprintf(stderr, "# client[%d]: %s\n", lvl, msg);
 }
 
+/* tier = file:PLAIN_FILE: one guest attaches, a second is refused with EBUSY. */
+static void one_file_one_guest(const char *rwpd)
+{
+	char dir[] = "/tmp/rwp-onefile-XXXXXX", conf[160];
+	struct guestmem g[2] = { { .fd = -1 }, { .fd = -1 } };
+	struct rwp_client *c[2] = { NULL, NULL };
+	struct rwpd_run d = { 0 };
+	const char *why;
+	int ret[2] = { 0, 0 };
+	bool intact = true;
+
+	CHECK(mkdtemp(dir), out, "mkdtemp");
+	snprintf(conf, sizeof(conf), "interval_ms = 100\nmin_idle = 1\ntier = file:%s/one.swap",
+		 dir);
+	CHECK(!rwpd_run_start(&d, rwpd, conf), out, "cannot start rwpd");
+	for (int i = 0; i < 2; i++) {
+		CHECK(!guestmem_map(&g[i], RWP_MEM_SHMEM, 16 << 20, &why), out, "map");
+		for (uint64_t s = 0; s < g[i].len / 4096; s++)
+			pattern_fill(g[i].base + s * 4096, s, 1);
+		struct rwp_client_region reg = { .addr = g[i].base, .len = g[i].len,
+						 .mem = RWP_MEM_SHMEM, .fd = g[i].fd };
+		RWP_OPTS(rwp_client_opts, co, .socket = d.socket, .name = i ? "second" : "first",
+			 .regions = &reg, .nr_regions = 1, .flags = RWP_CLIENT_EVICTABLE);
+
+		ret[i] = rwp_client_attach(&co, &c[i]);
+	}
+	usleep(500000); /* the first guest's pages go to the file meanwhile */
+	for (uint64_t s = 0; s < g[0].len / 4096; s++) {
+		uint64_t ver;
+
+		intact &= pattern_check(g[0].base + s * 4096, s, &ver) && ver == 1;
+	}
+	tap_ok(!ret[0] && ret[1] == -EBUSY && intact,
+	       "one plain file tier, two guests: the first attaches (%d), the second is refused "
+	       "(%d), the first stays bit-exact", ret[0], ret[1]);
+out:
+	for (int i = 0; i < 2; i++) {
+		if (c[i])
+			rwp_client_detach(c[i]);
+		if (g[i].base)
+			guestmem_unmap(&g[i]);
+	}
+	if (d.pid)
+		rwpd_run_stop(&d, SIGTERM);
+	rwpd_run_clean(&d);
+	snprintf(conf, sizeof(conf), "rm -rf %s", dir);
+	if (system(conf))
+		tap_diag("could not remove %s", dir);
+}
+
 int main(int argc, char **argv)
 {
 	static struct vm vms[GUESTS];
@@ -96,6 +149,13 @@ int main(int argc, char **argv)
 			      "interval_ms = 100\nmin_idle = 1\nrefault_ppm = 0\ntier = zram-lz4"),
 	      fail, "cannot start rwpd");
 	tap_ok(true, "rwpd started");
+	{
+		char cmd[512];
+
+		snprintf(cmd, sizeof(cmd), "%s -c %s 2>&1 | grep -q 'another rwpd serves it'",
+			 rwpd_path_near(argv[0]), d.conf);
+		tap_ok(!system(cmd), "a second rwpd on the same state directory is refused");
+	}
 	for (int i = 0; i < GUESTS; i++) {
 		struct vm *v = &vms[i];
 		char name[16];
@@ -170,5 +230,6 @@ next:
 	tap_ok(ok && started == GUESTS, "after detach every page of every guest is home, intact");
 	tap_ok(rwpd_run_stop(&d, SIGTERM) == 0, "rwpd stops cleanly on SIGTERM");
 	rwpd_run_clean(&d);
+	one_file_one_guest(rwpd_path_near(argv[0]));
 	return tap_done();
 }

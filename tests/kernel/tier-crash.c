@@ -6,6 +6,8 @@
  * directory, the splice pipe kept here) evicting aggressively, and is killed with SIGKILL
  * at a random moment, five times over; each successor recovers the state and goes on.
  * At the end this process takes over itself, and every page must hold its last write.
+ * Once with compressed RAM, once with a file tier (whose slots a successor must not
+ * hand out again while pages still live in them).
  */
 #define _GNU_SOURCE
 #include "../lib/guestmem.h"
@@ -42,6 +44,7 @@ struct layout {
 	uint64_t features;
 	enum rwp_backend backend;
 	const char *state;
+	const char *tier; /* rwp_tier_from_spec() */
 };
 
 static void log_stderr(void *arg, enum rwp_log_level lvl, const char *msg)
@@ -103,7 +106,7 @@ static int owner(const struct layout *l, bool takeover, struct rwp_ctx **out)
 	ret = rwp_ctx_new(&co, &ctx);
 	if (ret)
 		return ret;
-	if ((ret = rwp_tier_zram_new(NULL, &t)) || (ret = rwp_tier_attach(ctx, t, 0)) ||
+	if ((ret = rwp_tier_from_spec(l->tier, &t, NULL)) || (ret = rwp_tier_attach(ctx, t, 0)) ||
 	    (ret = rwp_region_register(ctx, &ro, &r)))
 		goto err;
 	if (getenv("RWP_TEST_NO_PREFETCH")) {
@@ -178,25 +181,26 @@ static void *worker(void *arg)
 
 static pid_t spawn_owner(const char *self, const struct layout *l)
 {
-	char a[11][64];
-	char *argv[13];
+	char a[12][160];
+	char *argv[14];
 	pid_t pid;
 
-	snprintf(a[0], 64, "--owner");
-	snprintf(a[1], 64, "%d", (int)l->pid);
-	snprintf(a[2], 64, "%#lx", (unsigned long)l->addr);
-	snprintf(a[3], 64, "%zu", l->len);
-	snprintf(a[4], 64, "%d", l->memfd);
-	snprintf(a[5], 64, "%d", l->uffd);
-	snprintf(a[6], 64, "%#llx", (unsigned long long)l->features);
-	snprintf(a[7], 64, "%d,%d", l->pipe_rd, l->pipe_wr);
-	snprintf(a[8], 64, "%s", l->state);
-	snprintf(a[9], 64, "%d", l->backend);
-	snprintf(a[10], 64, "%d", l->zap_sock);
+	snprintf(a[0], 160, "--owner");
+	snprintf(a[1], 160, "%d", (int)l->pid);
+	snprintf(a[2], 160, "%#lx", (unsigned long)l->addr);
+	snprintf(a[3], 160, "%zu", l->len);
+	snprintf(a[4], 160, "%d", l->memfd);
+	snprintf(a[5], 160, "%d", l->uffd);
+	snprintf(a[6], 160, "%#llx", (unsigned long long)l->features);
+	snprintf(a[7], 160, "%d,%d", l->pipe_rd, l->pipe_wr);
+	snprintf(a[8], 160, "%s", l->state);
+	snprintf(a[9], 160, "%d", l->backend);
+	snprintf(a[10], 160, "%d", l->zap_sock);
+	snprintf(a[11], 160, "%s", l->tier);
 	argv[0] = (char *)self;
-	for (int i = 0; i < 11; i++)
+	for (int i = 0; i < 12; i++)
 		argv[i + 1] = a[i];
-	argv[12] = NULL;
+	argv[13] = NULL;
 	return posix_spawn(&pid, self, NULL, NULL, argv, environ) ? -1 : pid;
 }
 
@@ -212,17 +216,19 @@ static int owner_main(char **argv)
 		.state = argv[9],
 		.backend = atoi(argv[10]),
 		.zap_sock = atoi(argv[11]),
+		.tier = argv[12],
 	};
 
 	sscanf(argv[8], "%d,%d", &l.pipe_rd, &l.pipe_wr);
 	return owner(&l, false, NULL) ? 1 : 0;
 }
 
-static void run(const char *self, enum rwp_backend b)
+static void run(const char *self, enum rwp_backend b, bool file_tier)
 {
 	static struct shared sh;
-	char state[] = "/tmp/rwp-crash-XXXXXX";
-	struct layout l = { .pid = getpid(), .len = MB << 20, .backend = b, .state = state };
+	char state[] = "/tmp/rwp-crash-XXXXXX", tier[64] = "zram-lz4";
+	struct layout l = { .pid = getpid(), .len = MB << 20, .backend = b, .state = state,
+			    .tier = tier };
 	const char *why;
 	struct guestmem g;
 	struct rwp_ctx *ctx = NULL;
@@ -234,6 +240,8 @@ static void run(const char *self, enum rwp_backend b)
 
 	memset(&sh, 0, sizeof(sh));
 	CHECK(mkdtemp(state), out, "mkdtemp");
+	if (file_tier)
+		snprintf(tier, sizeof(tier), "file:%s/tier.swap", state);
 	CHECK(!guestmem_map(&g, RWP_MEM_SHMEM, l.len, &why), out, "map");
 	sh.base = g.base;
 	for (uint64_t s = 0; s < SUBS; s++)
@@ -297,8 +305,8 @@ out:
 		tap_diag("%u bad reads while owners died", atomic_load(&sh.bad));
 		ok = false;
 	}
-	tap_ok(ok, "%s: owners killed mid-eviction %d times, no page lost", rwp_backend_name(b),
-	       ROUNDS);
+	tap_ok(ok, "%s, %s tier: owners killed mid-eviction %d times, no page lost",
+	       rwp_backend_name(b), file_tier ? "file" : "zram", ROUNDS);
 	rwp_ctx_free(ctx);
 	guestmem_unmap(&g);
 	char cmd[96];
@@ -313,7 +321,7 @@ int main(int argc, char **argv)
 	static const enum rwp_backend backends[] = { RWP_BACKEND_NATIVE, RWP_BACKEND_WP_ASYNC,
 						     RWP_BACKEND_MINOR };
 
-	if (argc == 12 && !strcmp(argv[1], "--owner"))
+	if (argc == 13 && !strcmp(argv[1], "--owner"))
 		return owner_main(argv);
 	tap_init();
 	for (size_t i = 0; i < 3; i++) {
@@ -325,7 +333,8 @@ int main(int argc, char **argv)
 			tap_skip(rwp_backend_name(backends[i]), "%s", why);
 			continue;
 		}
-		run(argv[0], backends[i]);
+		run(argv[0], backends[i], false);
+		run(argv[0], backends[i], true);
 	}
 	return tap_done();
 }

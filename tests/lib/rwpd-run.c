@@ -89,7 +89,7 @@ const char *rwpd_path_near(const char *argv0)
 	return path;
 }
 
-static int request(int sock, const uint8_t *pkt, int n, uint32_t seq, struct rwpd_msg *m,
+static int request(int sock, const void *pkt, int n, uint32_t seq, struct rwpd_msg *m,
 		   uint8_t *buf, size_t cap)
 {
 	ssize_t len;
@@ -102,20 +102,40 @@ static int request(int sock, const uint8_t *pkt, int n, uint32_t seq, struct rwp
 	return m->reply.status;
 }
 
+int rwpd_run_call(struct rwpd_run *r, const void *pkt, int n, char **text)
+{
+	static uint8_t hello[128], in[RWPD_MAX_MSG];
+	struct rwpd_msg m;
+	int ret, len, sock = rwpd_connect(r->socket, SOCK_SEQPACKET);
+
+	if (text)
+		*text = NULL;
+	if (sock < 0)
+		return sock;
+	len = rwpd_encode_hello(hello, sizeof(hello), 1, RWPD_ROLE_CTL, "test");
+	ret = request(sock, hello, len, 1, &m, in, sizeof(in));
+	if (!ret)
+		ret = request(sock, pkt, n, RWPD_RUN_SEQ, &m, in, sizeof(in));
+	if (ret != -EIO && text && !(*text = strndup(m.text ? m.text : "", m.text_len)))
+		ret = -ENOMEM;
+	close(sock);
+	return ret;
+}
+
+char *rwpd_run_guest_status(struct rwpd_run *r, uint64_t guest_id)
+{
+	uint8_t out[64];
+	char *json;
+
+	if (rwpd_run_call(r, out, rwpd_encode_status(out, sizeof(out), RWPD_RUN_SEQ, guest_id,
+						     RWPD_FMT_JSON), &json)) {
+		free(json);
+		return NULL;
+	}
+	return json;
+}
+
 char *rwpd_run_status(struct rwpd_run *r)
 {
-	static uint8_t out[256], in[RWPD_MAX_MSG];
-	struct rwpd_msg m;
-	char *json = NULL;
-	int sock = rwpd_connect(r->socket, SOCK_SEQPACKET);
-
-	if (sock < 0)
-		return NULL;
-	if (!request(sock, out, rwpd_encode_hello(out, sizeof(out), 1, RWPD_ROLE_CTL, "test"), 1,
-		     &m, in, sizeof(in)) &&
-	    !request(sock, out, rwpd_encode_status(out, sizeof(out), 2, 0, RWPD_FMT_JSON), 2, &m,
-		     in, sizeof(in)))
-		json = strndup(m.text, m.text_len);
-	close(sock);
-	return json;
+	return rwpd_run_guest_status(r, 0);
 }

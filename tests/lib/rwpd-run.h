@@ -30,5 +30,17 @@ const char *rwpd_path_near(const char *argv0);
 
 /* STATUS over the protocol: the JSON text (caller frees), or NULL. */
 char *rwpd_run_status(struct rwpd_run *r);
+/* The same for one guest. */
+char *rwpd_run_guest_status(struct rwpd_run *r, uint64_t guest_id);
+
+/* The sequence number of a request sent with rwpd_run_call(). */
+#define RWPD_RUN_SEQ 2
+
+/*
+ * Send one control request (a packet of n bytes built by an rwpd_encode_*() with
+ * RWPD_RUN_SEQ) as rwpctl would, on a fresh connection. Returns the reply's status (0 or
+ * -errno) or -errno of the exchange; *text, if text, gets the reply's text (caller frees).
+ */
+int rwpd_run_call(struct rwpd_run *r, const void *pkt, int n, char **text);
 
 #endif

@@ -90,7 +90,8 @@ static void valid(void)
 
 	ret = parse("", err, sizeof(err));
 	tap_ok(!ret && c.log_level == RWP_LOG_INFO && c.policy.min_idle == 60 &&
-	       !strcmp(c.state_dir, "/var/lib/rwpd"), "an empty file gives the defaults");
+	       c.prefetch == 4 && !strcmp(c.state_dir, "/var/lib/rwpd"),
+	       "an empty file gives the defaults");
 
 	ret = parse("# rwpd\r\n"
 		    "socket=/tmp/r.sock\r\n"
@@ -102,6 +103,7 @@ static void valid(void)
 		    "target_resident = 1t\n"
 		    "max_evict = 1099511627776\n"
 		    "refault_ppm = 1000000\n"
+		    "prefetch = 0\n"
 		    "tier = zram-zstd , max=512M , demote=3\n"
 		    "tier = nbd:nbd+unix:///swap?socket=/run/nbd.sock,demote=127\n"
 		    "tier = nbd:nbd://10.0.0.1:10809/e\n"
@@ -115,13 +117,13 @@ static void valid(void)
 	       !strcmp(c.ws_dir, "/srv/ws#1") && c.log_level == RWP_LOG_DEBUG &&
 	       c.policy.interval_ms == 3600000 && c.policy.min_idle == 127 &&
 	       c.policy.target_resident == 1ULL << 40 && c.policy.max_evict == 1ULL << 40 &&
-	       c.policy.refault_ppm == 1000000,
+	       c.policy.refault_ppm == 1000000 && c.prefetch == 0,
 	       "every key at its limits, CRLF, blanks, comments %s", err);
 	tap_ok(!ret && c.nr_tiers == 3 && c.tiers[0].kind == RWPD_TIER_ZRAM_ZSTD &&
 	       c.tiers[0].max_bytes == 512 << 20 && c.tiers[0].demote_age == 3 &&
 	       c.tiers[1].kind == RWPD_TIER_NBD &&
 	       !strcmp(c.tiers[1].target, "nbd+unix:///swap?socket=/run/nbd.sock") &&
-	       c.tiers[1].demote_age == 127 && c.tiers[2].line == 13,
+	       c.tiers[1].demote_age == 127 && c.tiers[2].line == 14,
 	       "tiers in chain order with their options");
 	tap_ok(!ret && c.nr_fc == 2 && !strcmp(c.fc[0].mem_file, "/srv/a=b/mem") &&
 	       !strcmp(c.fc[1].socket, "/run/fc2.sock") && c.nr_guests == 2 &&
@@ -148,6 +150,8 @@ static const struct {
 	{ "min_idle = 128\n", 1, "out of range" },
 	{ "min_idle = 0\n", 1, "out of range" },
 	{ "refault_ppm = 1000001\n", 1, "out of range" },
+	{ "prefetch = 9\n", 1, "out of range" },
+	{ "[guest a]\nprefetch = 2\n", 2, "cannot be set in a [guest] section" },
 	{ "max_evict = 1099511627777\n", 1, "out of range" },
 	{ "max_evict = 1K\n", 1, "not a number" },
 	{ "target_resident = 4X\n", 1, "not a size" },
