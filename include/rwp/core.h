@@ -187,7 +187,11 @@ struct rwp_region_opts {
 int rwp_region_register(struct rwp_ctx *ctx, const struct rwp_region_opts *opts,
 			struct rwp_region **out);
 
-/* Unregister (restoring normal access) and free. */
+/*
+ * Fetch every evicted page back, unregister (restoring normal access) and free. If a page
+ * cannot be fetched back the region stays registered and r valid: -EIO (or the tier's
+ * error), with the reason in rwp_ctx_last_error().
+ */
 int rwp_region_unregister(struct rwp_region *r);
 
 struct rwp_region_info {

@@ -25,8 +25,8 @@ struct rwp_tier_stats {
 struct rwp_stats {
 	uint64_t guest_bytes;	  /* registered memory */
 	uint64_t resident_bytes;  /* guest_bytes minus evicted pages */
-	uint64_t evicted_pages;	  /* pages in a tier or known zero */
-	uint64_t zero_pages;	  /* evicted zero pages: no storage */
+	uint64_t evicted_pages;	  /* 4 KiB pages in a tier or known zero (a huge page is 512) */
+	uint64_t zero_pages;	  /* of those, zero pages: no storage */
 	int64_t saved_bytes;	  /* evicted bytes minus the RAM the tiers use for them */
 	unsigned int nr_tiers;
 	struct rwp_tier_stats tier[RWP_TIERS_MAX];

@@ -28,8 +28,8 @@ struct rwp_range {
 };
 
 /*
- * Begin the first interval on every region (a region registered later is armed at the
- * next tick). Errors: -EALREADY if tracking already runs, or a backend's -errno.
+ * Begin the first interval on every region (a region registered later is armed as it
+ * registers). Errors: -EALREADY if tracking already runs, or a backend's -errno.
  */
 int rwp_track_start(struct rwp_ctx *ctx);
 

@@ -52,7 +52,6 @@ struct rwp_client {
 	bool thread_started;
 	int stop_efd;
 	atomic_bool took_over;
-	atomic_bool detaching; /* the connection is the detaching thread's now */
 	struct rwp_ctx *local; /* after a take-over */
 };
 
@@ -282,18 +281,25 @@ static void lost(struct rwp_client *c)
 	close(c->agent);
 	c->conn = c->agent = -1;
 	client_log(c, RWP_LOG_WARN, "rwpd went away; waiting %u ms for it", c->takeover_ms);
-	while (now_ms() < deadline) {
-		struct pollfd pfd = { .fd = c->stop_efd, .events = POLLIN };
+	for (;;) {
+		while (now_ms() < deadline) {
+			struct pollfd pfd = { .fd = c->stop_efd, .events = POLLIN };
 
-		if (poll(&pfd, 1, RETRY_MS) > 0)
-			return;
-		if (!hand_over(c, RWPD_RESUME)) {
-			client_log(c, RWP_LOG_INFO, "resumed guest %llu with a new rwpd",
-			     (unsigned long long)c->guest_id);
-			return;
+			if (poll(&pfd, 1, RETRY_MS) > 0)
+				return;
+			if (!hand_over(c, RWPD_RESUME)) {
+				client_log(c, RWP_LOG_INFO, "resumed guest %llu with a new rwpd",
+					   (unsigned long long)c->guest_id);
+				return;
+			}
 		}
+		if (!take_over(c) || atomic_load(&c->took_over))
+			return;
+		/* not even a context (no memory?): the faults wait; giving up would lose them */
+		client_log(c, RWP_LOG_ERR, "take-over of guest %llu failed; trying again",
+			   (unsigned long long)c->guest_id);
+		deadline = now_ms() + c->takeover_ms;
 	}
-	take_over(c);
 }
 
 static void *client_thread(void *arg)
@@ -301,21 +307,20 @@ static void *client_thread(void *arg)
 	struct rwp_client *c = arg;
 
 	while (!atomic_load(&c->took_over)) {
-		bool detaching = atomic_load(&c->detaching);
 		struct pollfd pfd[3] = {
 			{ .fd = c->stop_efd, .events = POLLIN },
-			{ .fd = detaching ? -1 : c->conn, .events = POLLIN | POLLRDHUP },
+			{ .fd = c->conn, .events = POLLIN | POLLRDHUP },
 			{ .fd = c->agent, .events = POLLIN },
 		};
 
-		if (poll(pfd, 3, detaching ? 100 : -1) < 0 && errno != EINTR)
+		if (poll(pfd, 3, -1) < 0 && errno != EINTR)
 			break;
 		if (pfd[0].revents)
 			break;
 		if (pfd[2].revents & POLLIN)
 			serve_agent(c);
 		/* rwpd sends nothing unasked on this connection: anything is its end */
-		if (pfd[1].revents && !atomic_load(&c->detaching))
+		if (pfd[1].revents)
 			lost(c);
 	}
 	return NULL;
@@ -351,15 +356,21 @@ static int setup_regions(struct rwp_client *c, const struct rwp_client_opts *o)
 	return 0;
 }
 
+static void stop_thread(struct rwp_client *c)
+{
+	uint64_t one = 1;
+
+	if (!c->thread_started)
+		return;
+	if (write(c->stop_efd, &one, sizeof(one)) < 0)
+		one = 0;
+	pthread_join(c->thread, NULL);
+	c->thread_started = false;
+}
+
 static void client_free(struct rwp_client *c)
 {
-	if (c->thread_started) {
-		uint64_t one = 1;
-
-		if (write(c->stop_efd, &one, sizeof(one)) < 0)
-			one = 0;
-		pthread_join(c->thread, NULL);
-	}
+	stop_thread(c);
 	rwp_ctx_free(c->local);
 	for (int i = 0; i < 2; i++)
 		if (c->pipe[i] >= 0)
@@ -426,19 +437,26 @@ RWP_EXPORT bool rwp_client_took_over(const struct rwp_client *c)
 RWP_EXPORT int rwp_client_detach(struct rwp_client *c)
 {
 	uint8_t buf[128];
-	int ret = 0;
+	int ret = 0, n;
 
 	if (!c)
 		return -EINVAL;
-	/* the thread goes on zapping for rwpd, but leaves the connection to us */
-	atomic_store(&c->detaching, true);
+	/* this thread alone speaks to rwpd from here on, serving its zaps while it waits */
+	stop_thread(c);
 	if (!atomic_load(&c->took_over) && c->conn >= 0) {
-		int n = rwpd_encode_detach(buf, sizeof(buf), ++c->seq, c->guest_id);
-
+		n = rwpd_encode_detach(buf, sizeof(buf), ++c->seq, c->guest_id);
 		ret = n < 0 ? n : rwpd_send_packet(c->conn, buf, n, NULL, 0);
 		if (!ret)
 			ret = await_reply(c, c->conn, c->seq, NULL, NULL, 0);
 	}
+	/*
+	 * rwpd is gone (before or during the DETACH): nobody else brings the evicted pages
+	 * home before the uffd closes. A slow rwpd (-ETIMEDOUT) still owns them, and keeps
+	 * serving them through its own reference to the uffd.
+	 */
+	if (!atomic_load(&c->took_over) &&
+	    (c->conn < 0 || ret == -ECONNRESET || ret == -EPIPE || ret == -ENOTCONN))
+		ret = take_over(c);
 	client_free(c);
 	return ret;
 }

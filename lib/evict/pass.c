@@ -231,6 +231,7 @@ RWP_EXPORT int rwp_evict_range(struct rwp_region *r, uint64_t first, uint64_t n,
 	struct rwp_ctx *ctx;
 	struct rwp_evictor *e;
 	struct pass p = { .budget = UINT64_MAX };
+	uint64_t t0 = rwp_now_ns();
 	int ret;
 
 	if (!r || first > r->nr_pages || n > r->nr_pages - first)
@@ -264,5 +265,6 @@ RWP_EXPORT int rwp_evict_range(struct rwp_region *r, uint64_t first, uint64_t n,
 		ret = freeze(e, false);
 out:
 	pthread_mutex_unlock(&ctx->track_lock);
+	res->ns = rwp_now_ns() - t0;
 	return ret;
 }

@@ -61,23 +61,24 @@ RWP_EXPORT int rwp_tier_from_spec(const char *spec, struct rwp_tier **out,
 		*colon = 0;
 		target = colon + 1;
 	}
-	if (demote_age)
-		*demote_age = demote;
+	int ret = -EINVAL;
+
 	if (!strcmp(kind, "zram-lz4") || !strcmp(kind, "zram-zstd")) {
 		RWP_OPTS(rwp_tier_zram_opts, o, .max_bytes = max,
 			 .codec = kind[5] == 'z' ? RWP_CODEC_ZSTD : RWP_CODEC_LZ4);
 
-		return *target ? -EINVAL : rwp_tier_zram_new(&o, out);
-	}
-	if (!strcmp(kind, "file") && *target) {
+		ret = *target ? -EINVAL : rwp_tier_zram_new(&o, out);
+	} else if (!strcmp(kind, "file") && *target) {
 		RWP_OPTS(rwp_tier_file_opts, o, .path = target, .max_bytes = max);
 
-		return rwp_tier_file_new(&o, out);
-	}
-	if (!strcmp(kind, "nbd") && *target) {
+		ret = rwp_tier_file_new(&o, out);
+	} else if (!strcmp(kind, "nbd") && *target) {
 		RWP_OPTS(rwp_tier_nbd_opts, o, .uri = target);
 
-		return rwp_tier_nbd_new(&o, out);
+		ret = rwp_tier_nbd_new(&o, out);
 	}
-	return -EINVAL;
+	/* nothing is written out on failure */
+	if (!ret && demote_age)
+		*demote_age = demote;
+	return ret;
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * rwpd killed with SIGKILL while it evicts: no guest waits longer than the documented
- * bound and no page is lost. Twice: once rwpd is restarted at once and the VMM resumes
- * with it; once it never comes back and the VMM takes its memory over after takeover_ms.
+ * bound and no page is lost. Three times: rwpd is restarted at once and the VMM resumes
+ * with it; it never comes back and the VMM takes its memory over after takeover_ms; the
+ * VMM detaches while rwpd is down, before takeover_ms, and brings its pages home itself.
  * Guest threads time every access; the longest must stay under takeover_ms + 3 s.
  */
 #define _GNU_SOURCE
@@ -101,11 +102,15 @@ static bool intact(struct vm *v)
 	return !atomic_load(&v->bad);
 }
 
-static void scenario(const char *rwpd, bool restart)
+enum after_kill { RESTART, NEVER_BACK, DETACH_WHILE_DOWN };
+
+static void scenario(const char *rwpd, enum after_kill mode)
 {
+	bool restart = mode == RESTART;
 	static struct vm vms[GUESTS];
 	const char *what = restart ? "restarted at once: the VMMs resume with it"
-				   : "never comes back: the VMMs take over";
+			   : mode == NEVER_BACK ? "never comes back: the VMMs take over"
+						: "VMMs detach while it is down";
 	struct rwpd_run d = { 0 };
 	const char *why;
 	int started = 0;
@@ -143,6 +148,15 @@ static void scenario(const char *rwpd, bool restart)
 	CHECK(WIFSIGNALED(rwpd_run_stop(&d, SIGKILL)), out, "kill -9 rwpd");
 	if (restart)
 		CHECK(!rwpd_run_restart(&d, rwpd), out, "restart rwpd");
+	if (mode == DETACH_WHILE_DOWN) {
+		for (int i = 0; i < started; i++) {
+			int ret = rwp_client_detach(vms[i].client);
+
+			vms[i].client = NULL;
+			tap_ok(!ret, "%s: k%d detached (%d)", what, i, ret);
+		}
+		goto out;
+	}
 	sleep(TAKEOVER_MS / 1000 + 4);
 	for (int i = 0; i < started; i++) {
 		bool over = rwp_client_took_over(vms[i].client);
@@ -189,7 +203,8 @@ int main(int argc, char **argv)
 		tap_skip("rwpd killed", "%s", why);
 		return tap_done();
 	}
-	scenario(rwpd_path_near(argv[0]), true);
-	scenario(rwpd_path_near(argv[0]), false);
+	scenario(rwpd_path_near(argv[0]), RESTART);
+	scenario(rwpd_path_near(argv[0]), NEVER_BACK);
+	scenario(rwpd_path_near(argv[0]), DETACH_WHILE_DOWN);
 	return tap_done();
 }
