@@ -52,8 +52,11 @@ check-vm: $(VM_BUILD)/build.ninja
 demo: build
 	scripts/test-env.sh scripts/demo.sh $(BUILD) demo-out
 
+# The benchmarks, one after the other (about 25 minutes); figures in BENCHMARKS.md.
 bench: build
 	scripts/test-env.sh $(BUILD)/bench/rwp-bench-track
+	scripts/test-env.sh $(BUILD)/bench/rwp-bench-tier
+	scripts/test-env.sh $(BUILD)/bench/rwp-bench-daemon --rwpd $(BUILD)/daemon/rwpd
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(VM_BUILD) $(FUZZ_BUILD)

@@ -37,6 +37,13 @@ int pin_self(int cpu);
 double median_u64(uint64_t *v, size_t n);
 /* A userfaultfd (syscall, else /dev/userfaultfd) after UFFDIO_API with features. */
 int raw_uffd_new(uint64_t features, int *out);
+/*
+ * A minimal fault handler's loop: each page fault read from uffd is resolved by
+ * resolve(arg, page address), which returns 0 or an errno (EEXIST: already there); until
+ * efd is signalled. Returns the first errno other than EEXIST, or 0.
+ */
+int uffd_serve(int uffd, int efd, size_t page_size,
+	       int (*resolve)(void *arg, uintptr_t addr), void *arg);
 /* Sleep until an absolute CLOCK_MONOTONIC time. */
 void sleep_until_ns(uint64_t t);
 

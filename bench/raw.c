@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
-#include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,38 +110,20 @@ int raw_each_run(struct raw *x, raw_act_fn act, uint64_t *ns)
 
 /* ------------------------------------------------------------- minor handler -- */
 
+static int minor_resolve(void *arg, uintptr_t addr)
+{
+	struct raw *x = arg;
+	struct uffdio_continue c = { .range = { .start = addr, .len = x->g->page_size } };
+
+	return ioctl(x->uffd, UFFDIO_CONTINUE, &c) ? errno : 0;
+}
+
 static void *minor_loop(void *arg)
 {
 	struct raw *x = arg;
-	size_t ps = x->g->page_size;
-	struct pollfd p[2] = { { .fd = x->uffd, .events = POLLIN },
-			       { .fd = x->efd, .events = POLLIN } };
 
 	pin_self(x->cpu);
-	for (;;) {
-		struct uffd_msg msg[16];
-		ssize_t n;
-
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
-			break;
-		if (p[1].revents)
-			break;
-		n = read(x->uffd, msg, sizeof(msg));
-		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msg[0]); i++) {
-			uintptr_t a = msg[i].arg.pagefault.address & ~(uintptr_t)(ps - 1);
-			struct uffdio_continue c = { .range = { .start = a, .len = ps } };
-			struct uffdio_range r = { .start = a, .len = ps };
-
-			if (msg[i].event != UFFD_EVENT_PAGEFAULT)
-				continue;
-			if (!ioctl(x->uffd, UFFDIO_CONTINUE, &c))
-				continue;
-			if (errno != EEXIST)
-				x->handler_err = errno;
-			/* never leave the toucher blocked */
-			ioctl(x->uffd, UFFDIO_WAKE, &r);
-		}
-	}
+	x->handler_err = uffd_serve(x->uffd, x->efd, x->g->page_size, minor_resolve, x);
 	return NULL;
 }
 

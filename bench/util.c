@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/userfaultfd.h>
 #include <pthread.h>
 #include <sched.h>
@@ -85,6 +86,40 @@ int raw_uffd_new(uint64_t features, int *out)
 	}
 	*out = fd;
 	return 0;
+}
+
+int uffd_serve(int uffd, int efd, size_t page_size,
+	       int (*resolve)(void *arg, uintptr_t addr), void *arg)
+{
+	struct pollfd p[2] = { { .fd = uffd, .events = POLLIN }, { .fd = efd, .events = POLLIN } };
+	int err = 0;
+
+	for (;;) {
+		struct uffd_msg msg[16];
+		ssize_t n;
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		n = read(uffd, msg, sizeof(msg));
+		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msg[0]); i++) {
+			uintptr_t a = msg[i].arg.pagefault.address & ~(uintptr_t)(page_size - 1);
+			struct uffdio_range r = { .start = a, .len = page_size };
+			int ret;
+
+			if (msg[i].event != UFFD_EVENT_PAGEFAULT)
+				continue;
+			ret = resolve(arg, a);
+			if (!ret)
+				continue;
+			if (ret != EEXIST && !err)
+				err = ret;
+			/* never leave the toucher blocked */
+			ioctl(uffd, UFFDIO_WAKE, &r);
+		}
+	}
+	return err;
 }
 
 /* jiffies: the whole machine's busy and total, and this process's own */

@@ -17,6 +17,16 @@ int rwp_punch(struct rwp_region *r, uint64_t first, uint64_t n)
 	return 0;
 }
 
+int rwp_batch_punch_run(struct rwp_batch *b, size_t from, size_t to, void *arg)
+{
+	int ret = rwp_punch(b->r, b->pg[from], to - from);
+
+	(void)arg;
+	for (size_t i = from; ret && i < to; i++)
+		b->result[i] = ret;
+	return 0;
+}
+
 int rwp_batch_runs(struct rwp_batch *b, bool (*want)(struct rwp_batch *b, size_t i),
 		   int (*fn)(struct rwp_batch *b, size_t from, size_t to, void *arg), void *arg)
 {

@@ -56,20 +56,10 @@ static int hold_capture(struct rwp_evictor *e, struct rwp_batch *b)
 	return 0;
 }
 
-static int punch_run(struct rwp_batch *b, size_t from, size_t to, void *arg)
-{
-	int ret = rwp_punch(b->r, b->pg[from], to - from);
-
-	(void)arg;
-	for (size_t i = from; ret && i < to; i++)
-		b->result[i] = ret;
-	return 0;
-}
-
 static int hold_drop(struct rwp_evictor *e, struct rwp_batch *b)
 {
 	(void)e;
-	return rwp_batch_runs(b, stored, punch_run, NULL);
+	return rwp_batch_runs(b, stored, rwp_batch_punch_run, NULL);
 }
 
 static int hold_restore(struct rwp_evictor *e, struct rwp_batch *b, size_t i)

@@ -29,40 +29,34 @@ static int splice_page(struct rwp_evictor *e, struct rwp_region *r, uint64_t pg)
 }
 
 /*
- * Move the next page out of the pipe into staging position i: kernel to kernel, into a
- * state file, so that the page is never only in this process's memory.
+ * Move the next n pages out of the pipe into staging positions [i, i + n): kernel to
+ * kernel, into a state file, so that a page is never only in this process's memory.
  */
-int rwp_pipe_drain_page(struct rwp_evictor *e, size_t i, size_t page_size)
+static int pipe_drain(struct rwp_evictor *e, size_t i, size_t n, size_t page_size)
 {
 	loff_t off = STAGE_DATA + i * page_size;
-	size_t left = page_size;
+	size_t left = n * page_size;
 
 	while (left) {
-		ssize_t n = splice(e->pipe[0], NULL, e->stage_fd, &off, left, 0);
+		ssize_t got = splice(e->pipe[0], NULL, e->stage_fd, &off, left, 0);
 
-		if (n < 0 && errno == EINTR)
+		if (got < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		left -= n;
+		if (got <= 0)
+			return got < 0 ? -errno : -EIO;
+		left -= got;
 	}
 	return 0;
+}
+
+int rwp_pipe_drain_page(struct rwp_evictor *e, size_t i, size_t page_size)
+{
+	return pipe_drain(e, i, 1, page_size);
 }
 
 static bool captured(struct rwp_batch *b, size_t i)
 {
 	return !b->result[i];
-}
-
-static int punch_run(struct rwp_batch *b, size_t from, size_t to, void *arg)
-{
-	int ret = rwp_punch(b->r, b->pg[from], to - from);
-
-	(void)arg;
-	/* still in the page cache: the page stays, its pipe copy is read and dropped */
-	for (size_t i = from; ret && i < to; i++)
-		b->result[i] = ret;
-	return 0;
 }
 
 static int splice_capture(struct rwp_evictor *e, struct rwp_batch *b)
@@ -84,17 +78,22 @@ static int splice_capture(struct rwp_evictor *e, struct rwp_batch *b)
 		b->result[i] = ret ?: -EAGAIN;
 		rwp_stage_set(e, i, ST_CLAIMED);
 	}
-	rwp_batch_runs(b, captured, punch_run, NULL);
-	for (size_t i = 0; i < spliced; i++) {
+	/* a page the punch left in the page cache stays; its pipe copy is read and dropped */
+	rwp_batch_runs(b, captured, rwp_batch_punch_run, NULL);
+	/*
+	 * All at once: the pipe gives pages up in order, so a successor tells from what is
+	 * left in it which of the DRAINING pages reached the staging data (recover.c).
+	 */
+	for (size_t i = 0; i < spliced; i++)
 		rwp_stage_set(e, i, ST_DRAINING);
-		ret = rwp_pipe_drain_page(e, i, b->r->page_size);
-		if (ret) {
-			/* cannot happen with a pipe we own; if it does, nothing here can be trusted */
-			rwp_log(e->ctx, RWP_LOG_ERR, "draining the eviction pipe: %d", ret);
-			return ret;
-		}
-		rwp_stage_set(e, i, ST_CAPTURED);
+	ret = spliced ? pipe_drain(e, 0, spliced, b->r->page_size) : 0;
+	if (ret) {
+		/* cannot happen with a pipe we own; if it does, nothing here can be trusted */
+		rwp_log(e->ctx, RWP_LOG_ERR, "draining the eviction pipe: %d", ret);
+		return ret;
 	}
+	for (size_t i = 0; i < spliced; i++)
+		rwp_stage_set(e, i, ST_CAPTURED);
 	return 0;
 }
 

@@ -71,6 +71,12 @@ int rwp_punch(struct rwp_region *r, uint64_t first, uint64_t n);
 /* Move the next page in the splice pipe to staging position i. */
 int rwp_pipe_drain_page(struct rwp_evictor *e, size_t i, size_t page_size);
 
+/*
+ * rwp_batch_runs() step: punch a run out of the file; a page that stays (the punch
+ * failed) gets the error as its result, and its stored copy is dropped by the caller.
+ */
+int rwp_batch_punch_run(struct rwp_batch *b, size_t from, size_t to, void *arg);
+
 /* Call fn on the runs of consecutive pages of b whose result is 0. */
 int rwp_batch_runs(struct rwp_batch *b, bool (*want)(struct rwp_batch *b, size_t i),
 		   int (*fn)(struct rwp_batch *b, size_t from, size_t to, void *arg), void *arg);

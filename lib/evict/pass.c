@@ -163,6 +163,15 @@ static bool needs_freeze(const struct rwp_region *r)
 	return r->capture == &rwp_capture_hold && r->ops->id == RWP_BACKEND_NATIVE;
 }
 
+/* A pass needs somewhere to put pages, and the evictor's staging area. */
+static int pass_begin(struct rwp_ctx *ctx, struct pass *p, struct rwp_evict_result *res)
+{
+	if (!ctx->nr_tiers)
+		return rwp_err(ctx, ENODEV, "evict: no storage tier attached");
+	p->res = res;
+	return rwp_evictor_get(ctx, &p->e);
+}
+
 RWP_EXPORT int rwp_evict(struct rwp_ctx *ctx, const struct rwp_policy *policy,
 			 struct rwp_evict_result *res)
 {
@@ -180,15 +189,10 @@ RWP_EXPORT int rwp_evict(struct rwp_ctx *ctx, const struct rwp_policy *policy,
 	flags = OPTS_GET(policy, flags, 0);
 	pthread_mutex_lock(&ctx->track_lock);
 	pthread_rwlock_rdlock(&ctx->regions_lock);
-	if (!ctx->nr_tiers) {
-		ret = rwp_err(ctx, ENODEV, "evict: no storage tier attached");
-		goto out;
-	}
-	ret = rwp_evictor_get(ctx, &e);
+	ret = pass_begin(ctx, &p, res);
 	if (ret)
 		goto out;
-	p.e = e;
-	p.res = res;
+	e = p.e;
 	p.min_age = rwp_policy_min_idle(ctx, policy);
 	target = OPTS_GET(policy, target_resident, 0);
 	resident = resident_bytes(ctx);
@@ -242,15 +246,10 @@ RWP_EXPORT int rwp_evict_range(struct rwp_region *r, uint64_t first, uint64_t n,
 	res = res ?: &dummy;
 	memset(res, 0, sizeof(*res));
 	pthread_mutex_lock(&ctx->track_lock);
-	if (!ctx->nr_tiers) {
-		ret = rwp_err(ctx, ENODEV, "evict: no storage tier attached");
-		goto out;
-	}
-	ret = rwp_evictor_get(ctx, &e);
+	ret = pass_begin(ctx, &p, res);
 	if (ret)
 		goto out;
-	p.e = e;
-	p.res = res;
+	e = p.e;
 	if (needs_freeze(r) && (ret = freeze(e, true)))
 		goto out;
 	for (uint64_t pg = first; pg < first + n; pg++) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Bulk installs for working-set replay and drain: runs of evicted pages are read into
- * one buffer (a single read for an image), installed with one UFFDIO_COPY per run without
+ * one buffer (a single read for consecutive slots), installed with one UFFDIO_COPY per run without
  * waking, and the range is woken once at the end.
  */
 #include "fetch.h"
@@ -15,19 +15,27 @@ struct run {
 	ps_t was[256];
 };
 
-/* Read the claimed pages of a run into buf; image runs in one read. */
+/*
+ * Read the claimed pages of a run into buf. Pages in consecutive slots of one tier (an
+ * image always; a file tier as eviction batches land) are one read.
+ */
 static int load_run(struct rwp_ctx *ctx, struct rwp_region *r, struct run *run, uint8_t *buf)
 {
-	for (uint64_t i = 0; i < run->n; i++) {
+	for (uint64_t i = 0, j; i < run->n; i = j) {
 		ps_t s = run->was[i];
 		uint8_t *p = buf + (i << r->page_shift);
 		int ret;
 
+		j = i + 1;
 		if (ps_kind(s) == PS_ZERO) {
 			memset(p, 0, r->page_size);
 			continue;
 		}
-		ret = rwp_tier_load(rwp_tier_of(ctx, r, s), ps_slot(s), p, r->page_size);
+		while (j < run->n && ps_kind(run->was[j]) == PS_STORED &&
+		       ps_tier(run->was[j]) == ps_tier(s) &&
+		       ps_slot(run->was[j]) == ps_slot(s) + (j - i))
+			j++;
+		ret = rwp_tier_load_seq(rwp_tier_of(ctx, r, s), ps_slot(s), j - i, p, r->page_size);
 		if (ret)
 			return ret;
 	}

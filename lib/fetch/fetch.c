@@ -198,6 +198,8 @@ int rwp_fetch_missing(struct rwp_ctx *ctx, struct rwp_fetcher *f, struct rwp_reg
 		/* counted before the wake, so that the woken thread sees the page home */
 		atomic_fetch_sub(&r->nonresident, 1);
 		accessed(ctx, r, pg);
+		/* noted before the wake: a recording stopped right after still has it */
+		rwp_record_note(ctx, r, pg);
 		ret = zero_fill(ctx, f, r, addr);
 		if (ret == -EEXIST)
 			ret = rwp_uffd_wake(ctx->uffd, addr, r->page_size);
@@ -222,6 +224,7 @@ int rwp_fetch_missing(struct rwp_ctx *ctx, struct rwp_fetcher *f, struct rwp_reg
 		}
 		atomic_fetch_sub(&r->nonresident, 1);
 		accessed(ctx, r, pg);
+		rwp_record_note(ctx, r, pg);
 		ret = rwp_uffd_copy(ctx->uffd, addr, f->page, r->page_size, copy_mode(r));
 		/* EEXIST: written through another mapping of the file meanwhile, that is newer */
 		if (ret == -EEXIST)
@@ -233,7 +236,6 @@ int rwp_fetch_missing(struct rwp_ctx *ctx, struct rwp_fetcher *f, struct rwp_reg
 		}
 		ps_release(&r->state[pg], PS_RESIDENT);
 		rwp_tier_drop(t, ps_slot(s), r->page_size);
-		rwp_record_note(ctx, r, pg);
 		f->around = r;
 		f->around_pg = pg;
 		break;

@@ -7,6 +7,7 @@
  * are compared against the packet size before anything past the header is read.
  */
 #include "codec.h"
+#include "errmsg.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -21,18 +22,6 @@
 #endif
 
 #define HDR sizeof(struct rwpd_hdr)
-
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int code,
-						      const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (errlen)
-		(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -code;
-}
 
 static const char *type_str(unsigned int type)
 {

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "fc.h"
+#include "errmsg.h"
 #include "transport.h"
 
 #include <errno.h>
@@ -21,18 +22,6 @@
 
 #define JSON_DEPTH 8	     /* array > object > value, with room for new nested fields */
 #define PAGE_MAX (1ULL << 30) /* 1 GiB hugetlbfs pages */
-
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int code,
-						      const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (errlen)
-		(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -code;
-}
 
 /*
  * A non-negative integer field. json-c saturates what does not fit 64 bits to

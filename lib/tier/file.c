@@ -107,14 +107,16 @@ static int file_store(struct rwp_tier *t, struct rwp_store *v, size_t n, size_t 
 	return 0;
 }
 
-static int file_load(struct rwp_tier *t, uint32_t slot, void *page, size_t page_size)
+/* Consecutive slots are consecutive in the file: a run of them is one read. */
+static int file_load_seq(struct rwp_tier *t, uint32_t slot, uint32_t n, void *buf,
+			 size_t page_size)
 {
 	struct filetier *f = to_file(t);
 	off_t off = unit_of_slot(slot, page_size) * UNIT;
-	size_t done = 0;
+	size_t len = (size_t)n * page_size, done = 0;
 
-	while (done < page_size) {
-		ssize_t r = pread(f->fd, (char *)page + done, page_size - done, off + done);
+	while (done < len) {
+		ssize_t r = pread(f->fd, (char *)buf + done, len - done, off + done);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -123,6 +125,11 @@ static int file_load(struct rwp_tier *t, uint32_t slot, void *page, size_t page_
 		done += r;
 	}
 	return 0;
+}
+
+static int file_load(struct rwp_tier *t, uint32_t slot, void *page, size_t page_size)
+{
+	return file_load_seq(t, slot, 1, page, page_size);
 }
 
 static void file_drop(struct rwp_tier *t, uint32_t slot, size_t page_size)
@@ -164,6 +171,7 @@ static const struct rwp_tier_ops file_ops = {
 	.name = "file",
 	.store = file_store,
 	.load = file_load,
+	.load_seq = file_load_seq,
 	.drop = file_drop,
 	.used_bytes = file_used,
 	.destroy = file_destroy,

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 struct image {
@@ -25,14 +26,16 @@ static int image_store(struct rwp_tier *t, struct rwp_store *v, size_t n, size_t
 	return 0;
 }
 
-static int image_load(struct rwp_tier *t, uint32_t slot, void *page, size_t page_size)
+/* A page's slot is its index: a run of pages is one read. */
+static int image_load_seq(struct rwp_tier *t, uint32_t slot, uint32_t n, void *buf,
+			  size_t page_size)
 {
 	struct image *im = (struct image *)t;
 	off_t off = im->offset + (off_t)slot * page_size;
-	size_t done = 0;
+	size_t len = (size_t)n * page_size, done = 0;
 
-	while (done < page_size) {
-		ssize_t r = pread(im->fd, (char *)page + done, page_size - done, off + done);
+	while (done < len) {
+		ssize_t r = pread(im->fd, (char *)buf + done, len - done, off + done);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -40,13 +43,17 @@ static int image_load(struct rwp_tier *t, uint32_t slot, void *page, size_t page
 			return -errno;
 		if (r == 0) {
 			/* past the end of the file: the snapshot had zeros there */
-			for (size_t i = done; i < page_size; i++)
-				((char *)page)[i] = 0;
+			memset((char *)buf + done, 0, len - done);
 			return 0;
 		}
 		done += r;
 	}
 	return 0;
+}
+
+static int image_load(struct rwp_tier *t, uint32_t slot, void *page, size_t page_size)
+{
+	return image_load_seq(t, slot, 1, page, page_size);
 }
 
 static void image_drop(struct rwp_tier *t, uint32_t slot, size_t page_size)
@@ -72,6 +79,7 @@ static const struct rwp_tier_ops image_ops = {
 	.name = "image",
 	.store = image_store,
 	.load = image_load,
+	.load_seq = image_load_seq,
 	.drop = image_drop,
 	.used_bytes = image_used,
 	.destroy = image_destroy,

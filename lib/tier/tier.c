@@ -66,6 +66,25 @@ int rwp_tier_load(struct rwp_tier *t, uint32_t slot, void *page, size_t page_siz
 	return ret;
 }
 
+int rwp_tier_load_seq(struct rwp_tier *t, uint32_t slot, uint32_t n, void *buf,
+		      size_t page_size)
+{
+	int ret = 0;
+
+	/* injected failures count per page: they take the page by page path */
+	if (n == 1 || !t->ops->load_seq || __atomic_load_n(&t->inject_count, __ATOMIC_RELAXED)) {
+		for (uint32_t i = 0; !ret && i < n; i++)
+			ret = rwp_tier_load(t, slot + i, (char *)buf + i * page_size, page_size);
+		return ret;
+	}
+	ret = t->ops->load_seq(t, slot, n, buf, page_size);
+	if (ret)
+		t->errors++;
+	else
+		t->loads += n;
+	return ret;
+}
+
 void rwp_tier_drop(struct rwp_tier *t, uint32_t slot, size_t page_size)
 {
 	t->ops->drop(t, slot, page_size);

@@ -24,6 +24,9 @@ struct rwp_tier_ops {
 	int (*store)(struct rwp_tier *t, struct rwp_store *v, size_t n, size_t page_size,
 		     bool last);
 	int (*load)(struct rwp_tier *t, uint32_t slot, void *page, size_t page_size);
+	/* optional: n pages in consecutive slots, stored contiguously, in one read */
+	int (*load_seq)(struct rwp_tier *t, uint32_t slot, uint32_t n, void *buf,
+			size_t page_size);
 	void (*drop)(struct rwp_tier *t, uint32_t slot, size_t page_size);
 	uint64_t (*used_bytes)(struct rwp_tier *t);
 	void (*destroy)(struct rwp_tier *t);
@@ -63,6 +66,9 @@ void rwp_tier_init(struct rwp_tier *t, const struct rwp_tier_ops *ops, const cha
 void rwp_tier_store(struct rwp_tier *t, struct rwp_store *v, size_t n, size_t page_size,
 		    bool last);
 int rwp_tier_load(struct rwp_tier *t, uint32_t slot, void *page, size_t page_size);
+/* n pages in consecutive slots into consecutive buffers: one read where the tier can. */
+int rwp_tier_load_seq(struct rwp_tier *t, uint32_t slot, uint32_t n, void *buf,
+		      size_t page_size);
 void rwp_tier_drop(struct rwp_tier *t, uint32_t slot, size_t page_size);
 
 /* Read-only image of a region (lazy restore), tier index PS_TIER_IMAGE. */
