@@ -11,47 +11,74 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sys/uio.h>
 
 #define AGENT_TIMEOUT_MS 10000
 
-int guest_agent_zap(void *arg, uintptr_t addr, size_t len)
+/* The reply to request s, skipping late replies to requests that timed out before. */
+static int await_zap_reply(int sock, uint32_t s)
 {
-	struct guest *g = arg;
-	int sock = g->keep[RWPD_KEEP_AGENT];
-	struct rwpd_zap z = { .addr = addr, .len = len };
 	struct pollfd pfd = { .fd = sock, .events = POLLIN };
 	uint8_t buf[256];
 	struct rwpd_msg m;
-	static uint32_t seq;
-	uint32_t s;
 	ssize_t n;
 	int ret;
 
+	for (;;) {
+		/* a VMM that stops answering must not stall the interval forever */
+		ret = poll(&pfd, 1, AGENT_TIMEOUT_MS);
+		if (ret <= 0)
+			return ret ? -errno : -ETIMEDOUT;
+		n = rwpd_recv(sock, buf, sizeof(buf), NULL, 0, NULL);
+		if (n <= 0)
+			return n ? (int)n : -EPIPE;
+		ret = rwpd_decode(buf, n, 0, &m, NULL, 0);
+		if (ret)
+			return ret;
+		if (m.hdr.type != RWPD_REPLY)
+			return -EPROTO;
+		if (m.hdr.seq == s)
+			return m.reply.status;
+		if ((int32_t)(m.hdr.seq - s) > 0)
+			return -EPROTO;
+	}
+}
+
+/* Every range is sent before the first reply is read: one round trip for them all. */
+int guest_agent_zapv(void *arg, const struct iovec *v, unsigned int n)
+{
+	struct guest *g = arg;
+	int sock = g->keep[RWPD_KEEP_AGENT];
+	unsigned int sent = 0;
+	uint32_t first;
+	int ret = 0;
+
 	pthread_mutex_lock(&g->agent_lock);
-	s = ++seq;
-	ret = rwpd_send(sock, RWPD_ZAP, s, &z, sizeof(z), NULL, 0);
-	if (ret)
-		goto out;
-	/* a VMM that stops answering must not stall the interval forever */
-	ret = poll(&pfd, 1, AGENT_TIMEOUT_MS);
-	if (ret <= 0) {
-		ret = ret ? -errno : -ETIMEDOUT;
-		goto out;
+	first = g->agent_seq + 1;
+	for (; sent < n; sent++) {
+		struct rwpd_zap z = { .addr = (uintptr_t)v[sent].iov_base, .len = v[sent].iov_len };
+
+		ret = rwpd_send(sock, RWPD_ZAP, ++g->agent_seq, &z, sizeof(z), NULL, 0);
+		if (ret)
+			break;
 	}
-	n = rwpd_recv(sock, buf, sizeof(buf), NULL, 0, NULL);
-	if (n <= 0) {
-		ret = n ? (int)n : -EPIPE;
-		goto out;
+	for (unsigned int i = 0; i < sent; i++) {
+		int r = await_zap_reply(sock, first + i);
+
+		ret = ret ?: r;
+		if (r == -ETIMEDOUT || r == -EPIPE)
+			break;
 	}
-	ret = rwpd_decode(buf, n, 0, &m, NULL, 0);
-	if (!ret && (m.hdr.type != RWPD_REPLY || m.hdr.seq != s))
-		ret = -EPROTO;
-	if (!ret)
-		ret = m.reply.status;
-out:
 	pthread_mutex_unlock(&g->agent_lock);
 	if (ret)
 		rwpd_log(g->d, RWP_LOG_WARN, "guest %llu: zap through the VMM failed: %d",
 			 (unsigned long long)g->id, ret);
 	return ret;
+}
+
+int guest_agent_zap(void *arg, uintptr_t addr, size_t len)
+{
+	struct iovec v = { .iov_base = (void *)addr, .iov_len = len };
+
+	return guest_agent_zapv(arg, &v, 1);
 }

@@ -305,7 +305,8 @@ int guest_create(struct rwpd *d, const struct guest_spec *s, struct guest **out,
 		 .pid = g->pid, .uffd = g->uffd, .uffd_features = s->uffd_features,
 		 .log = guest_log, .log_arg = g, .log_level = d->log_level, .state_dir = g->dir,
 		 .pipe_fds = { g->keep[RWPD_KEEP_PIPE_RD], g->keep[RWPD_KEEP_PIPE_WR] },
-		 .zap = agent ? guest_agent_zap : NULL, .zap_arg = g);
+		 .zap = agent ? guest_agent_zap : NULL, .zap_arg = g,
+		 .zapv = agent ? guest_agent_zapv : NULL);
 
 	ret = rwp_ctx_new(&co, &g->ctx);
 	if (ret) {

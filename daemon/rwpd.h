@@ -79,7 +79,8 @@ struct guest {
 	unsigned int nr_memfds;
 	int keep[RWPD_KEEP_MAX];
 	unsigned int nr_keep;
-	pthread_mutex_t agent_lock; /* one zap request at a time on keep[RWPD_KEEP_AGENT] */
+	pthread_mutex_t agent_lock; /* one zap exchange at a time on keep[RWPD_KEEP_AGENT] */
+	uint32_t agent_seq;	    /* the last zap request's, under agent_lock */
 
 	struct rwp_ctx *ctx;
 	struct rwp_region *regions[RWPD_MAX_REGIONS];
@@ -156,6 +157,7 @@ void guest_snapshot(struct guest *g, struct rwpd_guest_snap *s);
 
 /* agent.c: zaps through the VMM, for stock kernels that refuse to zap another process */
 int guest_agent_zap(void *arg, uintptr_t addr, size_t len);
+int guest_agent_zapv(void *arg, const struct iovec *v, unsigned int n);
 
 /* fc.c: the Firecracker handoff */
 int fc_listen(struct rwpd *d);

@@ -161,6 +161,7 @@ struct rwp_ctx {
 	bool keep_pipe;
 	int (*zap)(void *arg, uintptr_t addr, size_t len); /* remote PTE zaps, or NULL */
 	void *zap_arg;
+	int (*zapv)(void *arg, const struct iovec *v, unsigned int n);
 
 	/* logging */
 	rwp_log_fn log;
@@ -202,6 +203,8 @@ int rwp_state_dir_open(struct rwp_ctx *ctx, const char *dir);
 
 /* mm.c: operations on the managed process's address space */
 int rwp_zap(struct rwp_ctx *ctx, uintptr_t addr, size_t len);
+/* Several ranges at once: one call where the owner's process or hook allows it. */
+int rwp_zapv(struct rwp_ctx *ctx, const struct iovec *v, unsigned int n);
 
 /* pagemap.c: a PAGEMAP_SCAN request over [start, end) */
 struct rwp_scan_req {

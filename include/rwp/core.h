@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct iovec; /* <sys/uio.h> */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -99,6 +101,12 @@ struct rwp_ctx_opts {
 	 */
 	int (*zap)(void *arg, uintptr_t addr, size_t len);
 	void *zap_arg;
+	/*
+	 * Optional, beside zap: the ranges v[0..n) at once, in one round trip where zap would
+	 * make one per range (a prefetch re-arms the runs on both sides of a fault). Returns 0
+	 * or the first -errno.
+	 */
+	int (*zapv)(void *arg, const struct iovec *v, unsigned int n);
 };
 
 /*

@@ -96,6 +96,7 @@ RWP_EXPORT int rwp_ctx_new(const struct rwp_ctx_opts *opts, struct rwp_ctx **out
 	ctx->pin = OPTS_GET(opts, flags, 0) & RWP_CTX_PIN_HANDLER;
 	ctx->zap = OPTS_GET(opts, zap, NULL);
 	ctx->zap_arg = OPTS_GET(opts, zap_arg, NULL);
+	ctx->zapv = OPTS_GET(opts, zapv, NULL);
 	ctx->cpu = OPTS_GET(opts, handler_cpu, 0);
 	pthread_mutex_init(&ctx->log_lock, NULL);
 	pthread_mutex_init(&ctx->track_lock, NULL);

@@ -33,3 +33,17 @@ int rwp_zap(struct rwp_ctx *ctx, uintptr_t addr, size_t len)
 	}
 	return 0;
 }
+
+int rwp_zapv(struct rwp_ctx *ctx, const struct iovec *v, unsigned int n)
+{
+	int ret = 0;
+
+	if (!ctx->self && ctx->zap && ctx->zapv)
+		return ctx->zapv(ctx->zap_arg, v, n);
+	for (unsigned int i = 0; i < n; i++) {
+		int r = rwp_zap(ctx, (uintptr_t)v[i].iov_base, v[i].iov_len);
+
+		ret = ret ?: r;
+	}
+	return ret;
+}

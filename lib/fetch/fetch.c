@@ -8,6 +8,7 @@
 #include "fetch.h"
 
 #include <errno.h>
+#include <sys/uio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,20 +91,30 @@ static int serve_hole(struct rwp_ctx *ctx, struct rwp_fetcher *f, struct rwp_reg
  * trap again (zapped, or protected) until the guest really touches it. Only the pages
  * prefetched: a neighbour the guest touched this interval keeps its mark.
  */
-static void rearm(struct rwp_ctx *ctx, struct rwp_region *r, uint64_t first, uint64_t n)
+static void rearm(struct rwp_ctx *ctx, struct rwp_region *r, uint64_t lo, const bool *got,
+		  unsigned int n)
 {
-	uintptr_t addr = rwp_addr_of(r, first);
-	size_t len = n << r->page_shift;
+	struct iovec v[PREFETCH_MAX + 1];
+	unsigned int nv = 0;
 
+	for (unsigned int i = 0, j; i < n; i = j) {
+		for (j = i + 1; got[i] && j < n && got[j]; j++)
+			;
+		if (got[i])
+			v[nv++] = (struct iovec){ .iov_base = (void *)rwp_addr_of(r, lo + i),
+						  .iov_len = (size_t)(j - i) << r->page_shift };
+	}
 	switch (r->ops->id) {
 	case RWP_BACKEND_NATIVE:
-		rwp_uffd_rwprotect(ctx->uffd, addr, len, UFFDIO_RWPROTECT_MODE_RWP);
+		for (unsigned int i = 0; i < nv; i++)
+			rwp_uffd_rwprotect(ctx->uffd, (uintptr_t)v[i].iov_base, v[i].iov_len,
+					   UFFDIO_RWPROTECT_MODE_RWP);
 		break;
 	case RWP_BACKEND_WP_ASYNC:
 	case RWP_BACKEND_MINOR:
 		/* anon wp-async sees writes only, and the copy was write-protected */
 		if (r->mem != RWP_MEM_ANON)
-			rwp_zap(ctx, addr, len);
+			rwp_zapv(ctx, v, nv); /* both sides of the fault: one round trip for rwpd */
 		break;
 	default:
 		break;
@@ -158,12 +169,7 @@ void rwp_fetch_prefetch(struct rwp_ctx *ctx, struct rwp_fetcher *f)
 	if (!used)
 		return;
 	/* re-arm the runs, then publish: a fault on one meanwhile waits on BUSY */
-	for (uint64_t i = 0, j; i <= 2 * w; i = j) {
-		for (j = i + 1; got[i] && j <= 2 * w && got[j]; j++)
-			;
-		if (got[i])
-			rearm(ctx, r, lo + i, j - i);
-	}
+	rearm(ctx, r, lo, got, 2 * w + 1);
 	/* the old copy goes only once the map no longer names it */
 	for (uint64_t i = 0; i <= 2 * w; i++) {
 		if (!got[i])
