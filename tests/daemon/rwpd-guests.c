@@ -7,6 +7,7 @@
  * guest's pages: a second guest is refused, and the first goes on unharmed.
  */
 #define _GNU_SOURCE
+#include "../lib/client-guest.h"
 #include "../lib/guestmem.h"
 #include "../lib/pattern.h"
 #include "../lib/rwpd-run.h"
@@ -19,8 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 TAP_DEFINE;
@@ -66,52 +65,29 @@ static void *run_guest(void *arg)
 	return NULL;
 }
 
-static uint64_t resident(struct vm *v)
-{
-	struct stat st;
-
-	return fstat(v->g.fd, &st) ? 0 : (uint64_t)st.st_blocks * 512;
-}
-
-static void log_client(void *arg, enum rwp_log_level lvl, const char *msg)
-{
-	(void)arg;
-	fprintf(stderr, "# client[%d]: %s\n", lvl, msg);
-}
-
 /* tier = file:PLAIN_FILE: one guest attaches, a second is refused with EBUSY. */
 static void one_file_one_guest(const char *rwpd)
 {
 	char dir[] = "/tmp/rwp-onefile-XXXXXX", conf[160];
 	struct guestmem g[2] = { { .fd = -1 }, { .fd = -1 } };
 	struct rwp_client *c[2] = { NULL, NULL };
+	static uint32_t version[2][4096];
 	struct rwpd_run d = { 0 };
 	const char *why;
 	int ret[2] = { 0, 0 };
-	bool intact = true;
 
 	CHECK(mkdtemp(dir), out, "mkdtemp");
 	snprintf(conf, sizeof(conf), "interval_ms = 100\nmin_idle = 1\ntier = file:%s/one.swap",
 		 dir);
 	CHECK(!rwpd_run_start(&d, rwpd, conf), out, "cannot start rwpd");
 	for (int i = 0; i < 2; i++) {
-		CHECK(!guestmem_map(&g[i], RWP_MEM_SHMEM, 16 << 20, &why), out, "map");
-		for (uint64_t s = 0; s < g[i].len / 4096; s++)
-			pattern_fill(g[i].base + s * 4096, s, 1);
-		struct rwp_client_region reg = { .addr = g[i].base, .len = g[i].len,
-						 .mem = RWP_MEM_SHMEM, .fd = g[i].fd };
-		RWP_OPTS(rwp_client_opts, co, .socket = d.socket, .name = i ? "second" : "first",
-			 .regions = &reg, .nr_regions = 1, .flags = RWP_CLIENT_EVICTABLE);
+		struct client_guest_opts o = { .socket = d.socket, .name = i ? "second" : "first",
+					       .bytes = 16 << 20, .quiet = true };
 
-		ret[i] = rwp_client_attach(&co, &c[i]);
+		ret[i] = client_guest_attach(&o, &g[i], version[i], &c[i], &why);
 	}
 	usleep(500000); /* the first guest's pages go to the file meanwhile */
-	for (uint64_t s = 0; s < g[0].len / 4096; s++) {
-		uint64_t ver;
-
-		intact &= pattern_check(g[0].base + s * 4096, s, &ver) && ver == 1;
-	}
-	tap_ok(!ret[0] && ret[1] == -EBUSY && intact,
+	tap_ok(!ret[0] && ret[1] == -EBUSY && client_guest_intact(&g[0], version[0]),
 	       "one plain file tier, two guests: the first attaches (%d), the second is refused "
 	       "(%d), the first stays bit-exact", ret[0], ret[1]);
 out:
@@ -161,19 +137,12 @@ int main(int argc, char **argv)
 		char name[16];
 
 		v->idx = i;
-		CHECK(!guestmem_map(&v->g, RWP_MEM_SHMEM, MB << 20, &why), fail, "map");
-		madvise(v->g.base, v->g.len, MADV_DONTFORK);
-		for (uint64_t s = 0; s < SUBS; s++)
-			pattern_fill(v->g.base + s * 4096, s, v->version[s] = 1);
-		v->min_resident = resident(v);
 		snprintf(name, sizeof(name), "vm%d", i);
-		struct rwp_client_region reg = { .addr = v->g.base, .len = v->g.len,
-						 .mem = RWP_MEM_SHMEM, .fd = v->g.fd };
-		RWP_OPTS(rwp_client_opts, co, .socket = d.socket, .name = name, .regions = &reg,
-			 .nr_regions = 1, .flags = RWP_CLIENT_EVICTABLE, .log = log_client);
-		int ret = rwp_client_attach(&co, &v->client);
+		struct client_guest_opts o = { .socket = d.socket, .name = name, .bytes = MB << 20 };
+		int ret = client_guest_attach(&o, &v->g, v->version, &v->client, &why);
 
-		CHECK(!ret, fail, "attach %s: %d", name, ret);
+		CHECK(!ret, fail, "%s %s: %d", why, name, ret);
+		v->min_resident = client_guest_resident(&v->g);
 		CHECK(!pthread_create(&v->th, NULL, run_guest, v), fail, "thread");
 		started++;
 	}
@@ -181,7 +150,7 @@ int main(int argc, char **argv)
 	for (int t = 0; t < SECONDS * 10; t++) {
 		usleep(100000);
 		for (int i = 0; i < GUESTS; i++) {
-			uint64_t r = resident(&vms[i]);
+			uint64_t r = client_guest_resident(&vms[i].g);
 
 			if (r < vms[i].min_resident)
 				vms[i].min_resident = r;
@@ -198,14 +167,9 @@ fail:
 		pthread_join(vms[i].th, NULL);
 	for (int i = 0; i < started; i++) {
 		struct vm *v = &vms[i];
-		bool good = !atomic_load(&v->bad);
-
 		/* every page, evicted or not, reads back as last written */
-		for (uint64_t s = 0; good && s < SUBS; s++) {
-			uint64_t ver;
+		bool good = !atomic_load(&v->bad) && client_guest_intact(&v->g, v->version);
 
-			good = pattern_check(v->g.base + s * 4096, s, &ver) && ver == v->version[s];
-		}
 		tap_ok(good && v->min_resident < v->g.len / 2,
 		       "vm%d: %lu ops, %u bad reads, resident went down to %llu of %u MiB, every "
 		       "page bit-exact", i, atomic_load(&v->ops), atomic_load(&v->bad),
@@ -217,14 +181,8 @@ next:
 	}
 	for (int i = 0; i < started; i++) {
 		struct vm *v = &vms[i];
-		bool good = true;
 
-		for (uint64_t s = 0; good && s < SUBS; s++) {
-			uint64_t ver;
-
-			good = pattern_check(v->g.base + s * 4096, s, &ver) && ver == v->version[s];
-		}
-		ok &= good;
+		ok &= client_guest_intact(&v->g, v->version);
 		guestmem_unmap(&v->g);
 	}
 	tap_ok(ok && started == GUESTS, "after detach every page of every guest is home, intact");

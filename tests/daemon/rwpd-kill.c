@@ -7,6 +7,7 @@
  * Guest threads time every access; the longest must stay under takeover_ms + 3 s.
  */
 #define _GNU_SOURCE
+#include "../lib/client-guest.h"
 #include "../lib/guestmem.h"
 #include "../lib/pattern.h"
 #include "../lib/rwpd-run.h"
@@ -17,8 +18,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,29 +76,9 @@ static void *run_guest(void *arg)
 	return NULL;
 }
 
-static uint64_t resident(struct vm *v)
-{
-	struct stat st;
-
-	return fstat(v->g.fd, &st) ? 0 : (uint64_t)st.st_blocks * 512;
-}
-
-static void log_client(void *arg, enum rwp_log_level lvl, const char *msg)
-{
-	(void)arg;
-	if (lvl <= RWP_LOG_WARN || getenv("RWP_TEST_VERBOSE"))
-		fprintf(stderr, "# client[%d]: %s\n", lvl, msg);
-}
-
 static bool intact(struct vm *v)
 {
-	for (uint64_t s = 0; s < SUBS; s++) {
-		uint64_t ver;
-
-		if (!pattern_check(v->g.base + s * 4096, s, &ver) || ver != v->version[s])
-			return false;
-	}
-	return !atomic_load(&v->bad);
+	return client_guest_intact(&v->g, v->version) && !atomic_load(&v->bad);
 }
 
 enum after_kill { RESTART, NEVER_BACK, DETACH_WHILE_DOWN };
@@ -125,24 +104,18 @@ static void scenario(const char *rwpd, enum after_kill mode)
 		char name[16];
 
 		v->idx = i;
-		CHECK(!guestmem_map(&v->g, RWP_MEM_SHMEM, MB << 20, &why), out, "map");
-		madvise(v->g.base, v->g.len, MADV_DONTFORK);
-		for (uint64_t s = 0; s < SUBS; s++)
-			pattern_fill(v->g.base + s * 4096, s, v->version[s] = 1);
 		snprintf(name, sizeof(name), "k%d", i);
-		struct rwp_client_region reg = { .addr = v->g.base, .len = v->g.len,
-						 .mem = RWP_MEM_SHMEM, .fd = v->g.fd };
-		RWP_OPTS(rwp_client_opts, co, .socket = d.socket, .name = name, .regions = &reg,
-			 .nr_regions = 1, .flags = RWP_CLIENT_EVICTABLE, .takeover_ms = TAKEOVER_MS,
-			 .log = log_client);
-		CHECK(!rwp_client_attach(&co, &v->client), out, "attach %s", name);
+		struct client_guest_opts o = { .socket = d.socket, .name = name, .bytes = MB << 20,
+					       .takeover_ms = TAKEOVER_MS, .quiet = true };
+		CHECK(!client_guest_attach(&o, &v->g, v->version, &v->client, &why), out, "%s %s",
+		      why, name);
 		CHECK(!pthread_create(&v->th, NULL, run_guest, v), out, "thread");
 		started++;
 	}
 	/* let rwpd evict for a while, and kill it while resident memory is still falling */
 	for (int t = 0; t < 40 && !evicting; t++) {
 		usleep(100000);
-		evicting = t > 10 && resident(&vms[0]) < vms[0].g.len / 2;
+		evicting = t > 10 && client_guest_resident(&vms[0].g) < vms[0].g.len / 2;
 	}
 	CHECK(evicting, out, "rwpd did not evict: nothing to kill it in the middle of");
 	CHECK(WIFSIGNALED(rwpd_run_stop(&d, SIGKILL)), out, "kill -9 rwpd");
