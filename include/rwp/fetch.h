@@ -37,7 +37,10 @@ int rwp_fetch_configure(struct rwp_ctx *ctx, const struct rwp_fetch_opts *opts);
  */
 int rwp_region_set_image(struct rwp_region *r, int fd, off_t offset);
 
-/* Start recording, in fault order, the pages served from the image or a tier. */
+/*
+ * Start recording, in fault order, the evicted pages faults bring back: from the image, a
+ * tier, or known zero (not prefetched pages). Each is noted before its fault is resolved.
+ */
 int rwp_ws_record_start(struct rwp_ctx *ctx);
 
 /* Stop recording and write the working set to path. Returns the pages recorded. */
