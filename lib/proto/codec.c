@@ -367,13 +367,7 @@ int rwpd_decode(const void *buf, size_t len, unsigned int nr_fds, struct rwpd_ms
 /* Write the header for `len` payload bytes; the caller fills them at buf + HDR. */
 static int put_hdr(void *buf, size_t cap, unsigned int type, uint32_t seq, size_t len)
 {
-	struct rwpd_hdr h = {
-		.magic = RWPD_MAGIC,
-		.version = RWPD_VERSION,
-		.type = (uint16_t)type,
-		.len = (uint32_t)len,
-		.seq = seq,
-	};
+	struct rwpd_hdr h = rwpd_hdr_make(type, seq, len);
 
 	if (len > RWPD_MAX_MSG - HDR || HDR + len > cap)
 		return -E2BIG;

@@ -67,13 +67,7 @@ static int send_iov(int sock, struct iovec *iov, int niov, size_t total, const i
 int rwpd_send(int sock, unsigned int type, uint32_t seq, const void *payload, size_t len,
 	      const int *fds, unsigned int nfds)
 {
-	struct rwpd_hdr h = {
-		.magic = RWPD_MAGIC,
-		.version = RWPD_VERSION,
-		.type = (uint16_t)type,
-		.len = (uint32_t)len,
-		.seq = seq,
-	};
+	struct rwpd_hdr h = rwpd_hdr_make(type, seq, len);
 	struct iovec iov[2] = {
 		{ .iov_base = &h, .iov_len = sizeof(h) },
 		{ .iov_base = (void *)payload, .iov_len = len },

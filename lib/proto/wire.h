@@ -28,6 +28,13 @@ struct rwpd_hdr {
 	uint32_t seq; /* chosen by the sender of a request, echoed by its reply */
 };
 
+/* The header of a message of this version: what every sender writes first. */
+static inline struct rwpd_hdr rwpd_hdr_make(unsigned int type, uint32_t seq, size_t len)
+{
+	return (struct rwpd_hdr){ .magic = RWPD_MAGIC, .version = RWPD_VERSION,
+				  .type = (uint16_t)type, .len = (uint32_t)len, .seq = seq };
+}
+
 enum rwpd_type {
 	RWPD_HELLO = 1,	     /* any client first: struct rwpd_hello */
 	RWPD_ATTACH = 2,     /* VMM: hand over guest memory, struct rwpd_attach + fds */

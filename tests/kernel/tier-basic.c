@@ -6,6 +6,7 @@
  * freeing the context brings everything home.
  */
 #define _GNU_SOURCE
+#include "../lib/combos.h"
 #include "../lib/guestmem.h"
 #include "../lib/pattern.h"
 #include "../lib/tap.h"
@@ -17,12 +18,7 @@
 
 TAP_DEFINE;
 
-struct tcase {
-	enum rwp_mem mem;
-	enum rwp_backend backend;
-};
-
-static const struct tcase cases[] = {
+static const struct combo cases[] = {
 	{ RWP_MEM_SHMEM, RWP_BACKEND_NATIVE },	 { RWP_MEM_HUGETLB, RWP_BACKEND_NATIVE },
 	{ RWP_MEM_ANON, RWP_BACKEND_NATIVE },	 { RWP_MEM_SHMEM, RWP_BACKEND_WP_ASYNC },
 	{ RWP_MEM_SHMEM, RWP_BACKEND_MINOR },	 { RWP_MEM_HUGETLB, RWP_BACKEND_MINOR },
@@ -88,10 +84,9 @@ static unsigned int info_sees(struct rwp_region *r)
 	return info.sees;
 }
 
-static void run_case(const struct tcase *tc)
+static void run_case(const struct combo *tc)
 {
 	char name[96];
-	const char *why = NULL;
 	struct guestmem g;
 	struct rwp_ctx *ctx = NULL;
 	struct rwp_region *r = NULL;
@@ -104,14 +99,8 @@ static void run_case(const struct tcase *tc)
 
 	snprintf(name, sizeof(name), "%s/%s: evict, fetch on read and write, policy, drain",
 		 rwp_mem_name(tc->mem), rwp_backend_name(tc->backend));
-	if (!backend_available(tc->backend, tc->mem, &why)) {
-		tap_skip(name, "%s", why);
+	if (!guestmem_map_or_skip(&g, tc->mem, tc->backend, 64UL << 20, name))
 		return;
-	}
-	if (guestmem_map(&g, tc->mem, 64UL << 20, &why)) {
-		tap_skip(name, "%s", why ? why : "cannot map guest memory");
-		return;
-	}
 	n = g.nr_pages;
 	half = n / 2;
 	/* pages 0..half-1 patterned, the odd ones among the rest zero, the even ones patterned */

@@ -6,6 +6,7 @@
  * tier's own memory added. Every page is then checked.
  */
 #define _GNU_SOURCE
+#include "../lib/combos.h"
 #include "../lib/guestmem.h"
 #include "../lib/tap.h"
 
@@ -16,12 +17,7 @@
 
 TAP_DEFINE;
 
-struct tcase {
-	enum rwp_mem mem;
-	enum rwp_backend backend;
-};
-
-static const struct tcase cases[] = {
+static const struct combo cases[] = {
 	{ RWP_MEM_SHMEM, RWP_BACKEND_NATIVE }, { RWP_MEM_HUGETLB, RWP_BACKEND_NATIVE },
 	{ RWP_MEM_ANON, RWP_BACKEND_NATIVE },  { RWP_MEM_SHMEM, RWP_BACKEND_WP_ASYNC },
 	{ RWP_MEM_SHMEM, RWP_BACKEND_MINOR },  { RWP_MEM_HUGETLB, RWP_BACKEND_MINOR },
@@ -77,10 +73,9 @@ static uint64_t resident(struct guestmem *g)
 	return n * 4096;
 }
 
-static void run_case(const struct tcase *tc)
+static void run_case(const struct combo *tc)
 {
 	char name[96];
-	const char *why = NULL;
 	struct guestmem g;
 	struct rwp_ctx *ctx = NULL;
 	struct rwp_region *r;
@@ -92,14 +87,8 @@ static void run_case(const struct tcase *tc)
 
 	snprintf(name, sizeof(name), "%s/%s: 10%% hot 1 GiB guest resident <= 15%% after 3 intervals",
 		 rwp_mem_name(tc->mem), rwp_backend_name(tc->backend));
-	if (!backend_available(tc->backend, tc->mem, &why)) {
-		tap_skip(name, "%s", why);
+	if (!guestmem_map_or_skip(&g, tc->mem, tc->backend, test_region_bytes(), name))
 		return;
-	}
-	if (guestmem_map(&g, tc->mem, test_region_bytes(), &why)) {
-		tap_skip(name, "%s", why ? why : "cannot map guest memory");
-		return;
-	}
 	subs = g.len / 4096;
 	for (size_t s = 0; s < subs; s++)
 		stamp(g.base + s * 4096, s);

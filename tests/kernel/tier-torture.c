@@ -9,6 +9,7 @@
  * or with one as a prefetched neighbour) over at least 60 intervals.
  */
 #define _GNU_SOURCE
+#include "../lib/combos.h"
 #include "../lib/guestmem.h"
 #include "../lib/pattern.h"
 #include "../lib/tap.h"
@@ -24,12 +25,7 @@ TAP_DEFINE;
 #define TARGET 100000
 #define MIN_INTERVALS 60
 
-struct tcase {
-	enum rwp_mem mem;
-	enum rwp_backend backend;
-};
-
-static const struct tcase cases[] = {
+static const struct combo cases[] = {
 	{ RWP_MEM_SHMEM, RWP_BACKEND_NATIVE },	 { RWP_MEM_HUGETLB, RWP_BACKEND_NATIVE },
 	{ RWP_MEM_ANON, RWP_BACKEND_NATIVE },	 { RWP_MEM_SHMEM, RWP_BACKEND_WP_ASYNC },
 	{ RWP_MEM_SHMEM, RWP_BACKEND_MINOR },	 { RWP_MEM_HUGETLB, RWP_BACKEND_MINOR },
@@ -102,12 +98,11 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void run_case(const struct tcase *tc)
+static void run_case(const struct combo *tc)
 {
 	const char *env = getenv("RWP_TORTURE_SECS");
 	double budget = env ? atof(env) : 40, t0 = 0;
 	char name[96];
-	const char *why = NULL;
 	struct guestmem g;
 	struct shared sh = { 0 };
 	struct worker w[WORKERS];
@@ -122,14 +117,8 @@ static void run_case(const struct tcase *tc)
 
 	snprintf(name, sizeof(name), "%s/%s: no page lost or corrupted under eviction",
 		 rwp_mem_name(tc->mem), rwp_backend_name(tc->backend));
-	if (!backend_available(tc->backend, tc->mem, &why)) {
-		tap_skip(name, "%s", why);
+	if (!guestmem_map_or_skip(&g, tc->mem, tc->backend, test_region_bytes(), name))
 		return;
-	}
-	if (guestmem_map(&g, tc->mem, test_region_bytes(), &why)) {
-		tap_skip(name, "%s", why ? why : "cannot map guest memory");
-		return;
-	}
 	subs = g.len / 4096;
 	per = g.page_size / 4096;
 	sh.g = &g;

@@ -26,6 +26,26 @@ static const struct combo combos[] = {
 	{ RWP_MEM_SHMEM, RWP_BACKEND_MINOR },	 { RWP_MEM_HUGETLB, RWP_BACKEND_MINOR },
 };
 
+/*
+ * Map len bytes of mem for test `name` on backend b. If the kernel lacks the backend or
+ * the machine the memory, the test is skipped with the reason, and false returned.
+ */
+static inline bool guestmem_map_or_skip(struct guestmem *g, enum rwp_mem mem,
+					enum rwp_backend b, size_t len, const char *name)
+{
+	const char *why = NULL;
+
+	if (!backend_available(b, mem, &why)) {
+		tap_skip(name, "%s", why);
+		return false;
+	}
+	if (guestmem_map(g, mem, len, &why)) {
+		tap_skip(name, "%s", why ? why : "cannot map guest memory");
+		return false;
+	}
+	return true;
+}
+
 struct combo_run {
 	const char *filter; /* run only cases whose name contains it */
 	bool list;	    /* print names instead of running */
